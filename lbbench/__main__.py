@@ -1,0 +1,5 @@
+import sys
+
+from lbbench.cli import main
+
+sys.exit(main())

@@ -1,0 +1,168 @@
+"""Backends: the static description of a target and the balancer's live view of it."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from lbbench.errors import ConfigError
+
+if TYPE_CHECKING:
+    from lbbench.health import CircuitBreaker
+
+_ID_MAX_BYTES = 255  # ZeroMQ routing ids are at most 255 bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Backend:
+    """What a target is, independent of how it is doing.
+
+    ``weight`` is its relative capacity (an integer >= 1); ``tier`` is its
+    priority level for primary/backup failover (0 = primary, 1 = first
+    backup, ...).
+    """
+
+    id: str
+    address: str = ""
+    weight: int = 1
+    tier: int = 0
+
+    def __post_init__(self) -> None:
+        where = f"backend {self.id!r}"
+        if not isinstance(self.id, str) or not self.id:
+            raise ConfigError("backend.id", "must be a non-empty string")
+        if len(self.id.encode()) > _ID_MAX_BYTES:
+            raise ConfigError(f"{where}.id", f"must be at most {_ID_MAX_BYTES} bytes")
+        if isinstance(self.weight, bool) or not isinstance(self.weight, int) or self.weight < 1:
+            raise ConfigError(f"{where}.weight", f"must be an integer >= 1, got {self.weight!r}")
+        if isinstance(self.tier, bool) or not isinstance(self.tier, int) or self.tier < 0:
+            raise ConfigError(f"{where}.tier", f"must be an integer >= 0, got {self.tier!r}")
+
+
+def check_unique_ids(backends: list[Backend] | tuple[Backend, ...], where: str = "targets") -> None:
+    """Raise a ConfigError naming the first id that appears twice."""
+    seen: set[str] = set()
+    for backend in backends:
+        if backend.id in seen:
+            raise ConfigError(where, f"duplicate backend id {backend.id!r}")
+        seen.add(backend.id)
+
+
+class BackendState:
+    """The balancer's live view of one backend.
+
+    Only the router mutates it (strategies read it). ``latency_ewma`` is a
+    time-decayed average: a sample's weight is ``1 - exp(-dt / tau)``, so the
+    average covers about ``tau`` seconds whatever the request rate, with a
+    floor (``min_alpha``) so that samples arriving at the same instant still
+    count.
+    """
+
+    __slots__ = (
+        "backend",
+        "id",
+        "weight",
+        "tier",
+        "in_flight",
+        "latency_ewma",
+        "_ewma_at",
+        "_ewma_tau",
+        "_min_alpha",
+        "samples",
+        "recent",
+        "sent",
+        "ok",
+        "errors",
+        "timeouts",
+        "cancelled",
+        # health (owned by the router and lbbench.health)
+        "joined",
+        "ejected",
+        "ejected_until",
+        "ejections",
+        "last_uneject_at",
+        "consecutive_failures",
+        "hb_up",
+        "hb_misses",
+        "hb_successes",
+        "hb_seen",
+        "last_heartbeat",
+        "breaker",
+        "pool",
+        "extra",
+    )
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        ewma_tau_s: float = 1.0,
+        min_alpha: float = 0.02,
+        recent_window: int = 32,
+    ) -> None:
+        self.backend = backend
+        self.id = backend.id
+        self.weight = backend.weight
+        self.tier = backend.tier
+        self.in_flight = 0
+        self.latency_ewma = 0.0
+        self._ewma_at = -math.inf
+        self._ewma_tau = ewma_tau_s
+        self._min_alpha = min_alpha
+        self.samples = 0
+        self.recent: deque[bool] = deque(maxlen=recent_window)
+        self.sent = 0
+        self.ok = 0
+        self.errors = 0
+        self.timeouts = 0
+        self.cancelled = 0
+        self.joined = True
+        self.ejected = False
+        self.ejected_until = 0.0
+        self.ejections = 0
+        self.last_uneject_at = -math.inf
+        self.consecutive_failures = 0
+        self.hb_up = True
+        self.hb_misses = 0
+        self.hb_successes = 0
+        self.hb_seen = False
+        self.last_heartbeat = -math.inf
+        self.breaker: CircuitBreaker | None = None
+        self.pool: Any = None  # the Pool this backend is currently a member of
+        self.extra: dict[str, Any] = {}
+
+    def observe_latency(self, latency: float, now: float) -> None:
+        """Fold one latency sample (seconds) into the time-decayed EWMA."""
+        if self.samples == 0:
+            self.latency_ewma = latency
+        else:
+            alpha = 1.0 - math.exp(-(now - self._ewma_at) / self._ewma_tau)
+            if alpha < self._min_alpha:
+                alpha = self._min_alpha
+            self.latency_ewma += alpha * (latency - self.latency_ewma)
+        self._ewma_at = now
+        self.samples += 1
+
+    def error_rate(self) -> float:
+        """Fraction of failures among the recent outcomes (0 when none yet)."""
+        if not self.recent:
+            return 0.0
+        return 1.0 - sum(self.recent) / len(self.recent)
+
+    @property
+    def health(self) -> str:
+        """One word for people: left, ejected, down, open, half_open or healthy."""
+        if not self.joined:
+            return "left"
+        if self.ejected:
+            return "ejected"
+        if not self.hb_up:
+            return "down"
+        if self.breaker is not None and self.breaker.state != "closed":
+            return self.breaker.state
+        return "healthy"
+
+    def __repr__(self) -> str:
+        return f"BackendState({self.id!r}, in_flight={self.in_flight}, health={self.health})"
