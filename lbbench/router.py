@@ -224,29 +224,11 @@ class Router:
         rng: random.Random,
         event_log: int = 10_000,
     ) -> None:
-        self.config = config
         self.rng = rng
-        self.strategy = make_strategy(config.strategy, rng, config.strategy_options)
-        failover = config.failover
-        self._retry = failover.retry if failover.has("retry") else None
-        self._hedge = failover.hedge if failover.has("hedge") else None
-        self._eject = failover.eject if failover.has("eject") else None
-        self._breaker = failover.circuit_breaker if failover.has("circuit_breaker") else None
-        self._tiers = failover.primary_backup if failover.has("primary_backup") else None
-        self._try_timeout = self._retry.per_try_timeout_s if self._retry else None
-        self._retry_budget = (
-            RetryBudget(
-                self._retry.budget_ratio,
-                self._retry.budget_min_retries,
-                self._retry.budget_window_s,
-            )
-            if self._retry
-            else None
-        )
-        self._hedge_budget = RetryBudget(self._hedge.budget_ratio, 1, 10.0) if self._hedge else None
-        self._hedge_delay = HedgeDelay(self._hedge) if self._hedge else None
-
         self.backends: dict[str, BackendState] = {}
+        self._eject = None
+        self._tick_chain = 0
+        self._configure(config)
         self._requests: dict[int, _Request] = {}
         self._attempts: dict[int, _Attempt] = {}
         self._next_attempt = 0
@@ -266,13 +248,67 @@ class Router:
         for backend in backends:
             self._add(backend, 0.0)
 
+    def _configure(self, config: RouterConfig) -> None:
+        old = getattr(self, "config", None)
+        self.config = config
+        if old is None or (old.strategy, old.strategy_options) != (
+            config.strategy,
+            config.strategy_options,
+        ):
+            self.strategy = make_strategy(config.strategy, self.rng, config.strategy_options)
+        failover = config.failover
+        had_eject = self._eject is not None
+        self._retry = failover.retry if failover.has("retry") else None
+        self._hedge = failover.hedge if failover.has("hedge") else None
+        self._eject = failover.eject if failover.has("eject") else None
+        self._breaker = failover.circuit_breaker if failover.has("circuit_breaker") else None
+        self._tiers = failover.primary_backup if failover.has("primary_backup") else None
+        self._try_timeout = self._retry.per_try_timeout_s if self._retry else None
+        self._retry_budget = (
+            RetryBudget(
+                self._retry.budget_ratio,
+                self._retry.budget_min_retries,
+                self._retry.budget_window_s,
+            )
+            if self._retry
+            else None
+        )
+        self._hedge_budget = RetryBudget(self._hedge.budget_ratio, 1, 10.0) if self._hedge else None
+        self._hedge_delay = HedgeDelay(self._hedge) if self._hedge else None
+        for backend in self.backends.values():
+            if self._breaker is None:
+                backend.breaker = None
+            elif backend.breaker is None or backend.breaker.config != self._breaker:
+                backend.breaker = CircuitBreaker(self._breaker)
+            if had_eject and self._eject is None:
+                # Health verdicts belong to eject: without it, nobody is out.
+                backend.ejected = False
+                backend.hb_up = True
+        if had_eject and self._eject is None:
+            self._ejected = 0
+        self._membership_changed = self._dirty = True
+
+    def reconfigure(self, now: float, config: RouterConfig) -> list[Action]:
+        """Switch strategy or failover modes at run time.
+
+        Requests in flight finish under the new rules; counters and backend
+        state are kept. Turning eject on starts its heartbeat checks.
+        """
+        self._now = now
+        had_eject = self._eject is not None
+        self._configure(config)
+        if self._eject is not None and not had_eject:
+            return self.start(now)
+        return []
+
     # ------------------------------------------------------------ public events
 
     def start(self, now: float) -> list[Action]:
         """Arm the router's periodic work (heartbeat checks); call once."""
         if self._eject is None:
             return []
-        return [Arm(now + self._eject.heartbeat_interval_s, Timer(TICK, None, None))]
+        self._tick_chain += 1  # a chain armed before a reconfiguration dies out
+        return [Arm(now + self._eject.heartbeat_interval_s, Timer(TICK, None, self._tick_chain))]
 
     def on_request(self, now: float, rid: int, key: bytes | None = None) -> list[Action]:
         """A client request ``rid`` (unique among pending ones) arrived."""
@@ -377,7 +413,8 @@ class Router:
                 if not self._send(request, now, actions):
                     self._finish(request, request.status, request.status_backend, now, actions)
         elif kind == TICK:
-            self._tick(now, actions)
+            if self._eject is not None and timer.tag == self._tick_chain:
+                self._tick(now, actions)
         elif kind == UNEJECT:
             self._uneject(timer.ref, timer.tag, now)
         elif kind == BREAKER:
@@ -791,7 +828,7 @@ class Router:
                 )
         if eject.latency_factor > 0:
             self._latency_outliers(now, actions)
-        actions.append(Arm(now + eject.heartbeat_interval_s, Timer(TICK, None, None)))
+        actions.append(Arm(now + eject.heartbeat_interval_s, Timer(TICK, None, self._tick_chain)))
 
     def _latency_outliers(self, now: float, actions: list[Action]) -> None:
         eject = self._eject

@@ -1,0 +1,380 @@
+"""The ZeroMQ balancer under test: sockets and timers around the pure router.
+
+Frontend ROUTER (clients, REQ-compatible), backend ROUTER (targets connect
+with their id as routing id), control REP (JSON: stats, events, faults,
+strategy and failover switches). One thread, one poller, one timer heap;
+every decision is the router's.
+
+The hot loop drains each ready socket in batches and dispatches on the
+first frame; the router's actions are executed in order, and a send that
+cannot be delivered (the target is gone: ROUTER_MANDATORY reports it) is
+fed back to the router as a failed attempt.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import json
+import random
+import signal
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+import zmq
+
+from lbbench import protocol as p
+from lbbench.backends import Backend
+from lbbench.config import FailoverConfig, RouterConfig, parse_failover
+from lbbench.errors import ConfigError, LbbenchError
+from lbbench.faults import parse_command
+from lbbench.outcomes import MALFORMED
+from lbbench.router import Arm, Cancel, Probe, Reply, Router, Send
+
+DEFAULT_FRONTEND = "tcp://127.0.0.1:5555"
+DEFAULT_BACKEND = "tcp://127.0.0.1:5556"
+DEFAULT_CONTROL = "tcp://127.0.0.1:5557"
+
+_BATCH = 256  # messages drained from one socket before looking at the others
+
+
+class AddressInUse(LbbenchError):
+    pass
+
+
+class Balancer:
+    def __init__(
+        self,
+        config: RouterConfig,
+        *,
+        frontend: str = DEFAULT_FRONTEND,
+        backend: str = DEFAULT_BACKEND,
+        control: str | None = DEFAULT_CONTROL,
+        seed: int = 0,
+        heartbeat_s: float = 0.5,
+        weights: Mapping[str, Backend] | None = None,
+        context: zmq.Context | None = None,
+    ) -> None:
+        self.router = Router(config, rng=random.Random(seed))
+        self.context = context or zmq.Context.instance()
+        self.heartbeat_s = heartbeat_s
+        self.known = dict(weights or {})  # profile metadata wins over a target's READY
+        self._sockets: list[zmq.Socket] = []
+        self.front = self._bind(zmq.ROUTER, frontend, "--frontend")
+        self.back = self._bind(zmq.ROUTER, backend, "--backend")
+        self.back.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        self.back.setsockopt(zmq.ROUTER_HANDOVER, 1)
+        self.ctl = self._bind(zmq.REP, control, "--control") if control else None
+        self.endpoints = {
+            "frontend": self.front.getsockopt_string(zmq.LAST_ENDPOINT),
+            "backend": self.back.getsockopt_string(zmq.LAST_ENDPOINT),
+            "control": self.ctl.getsockopt_string(zmq.LAST_ENDPOINT) if self.ctl else "",
+        }
+        self._clients: dict[int, tuple[list[bytes], bytes, bytes]] = {}
+        self._rids = itertools.count()
+        self._timers: list[tuple[float, int, Any]] = []
+        self._seq = itertools.count()
+        self._ids: dict[str, bytes] = {}
+        self._payload = b""
+        self._draining = False
+        self._stop = False
+        self.malformed = 0
+        self.received = 0
+        self.answered = 0
+        self.unknown_senders = 0
+        self.started = time.monotonic()
+
+    def _bind(self, kind: int, address: str, flag: str) -> zmq.Socket:
+        sock = self.context.socket(kind)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.SNDHWM, 100_000)
+        sock.setsockopt(zmq.RCVHWM, 100_000)
+        try:
+            sock.bind(address)
+        except zmq.ZMQError as error:
+            sock.close(0)
+            for other in self._sockets:
+                other.close(0)
+            if error.errno == zmq.EADDRINUSE:
+                raise AddressInUse(flag, f"address {address} is already in use") from None
+            raise ConfigError(flag, f"cannot bind {address}: {error.strerror}") from None
+        self._sockets.append(sock)
+        return sock
+
+    # ------------------------------------------------------------------ actions
+
+    def _execute(self, actions: list[Any], now: float) -> None:
+        router = self.router
+        pending = actions
+        while pending:
+            more: list[Any] = []
+            for action in pending:
+                kind = type(action)
+                if kind is Send:
+                    client = self._clients[action.request]
+                    try:
+                        self.back.send_multipart(
+                            [
+                                self._ident(action.backend),
+                                p.REQ,
+                                p.pack_id(action.attempt),
+                                client[1],
+                                client[2],
+                            ],
+                            zmq.NOBLOCK,
+                        )
+                    except zmq.ZMQError:  # EHOSTUNREACH: not connected; EAGAIN: full
+                        more.extend(router.on_send_failed(now, action.attempt))
+                elif kind is Arm:
+                    heapq.heappush(self._timers, (action.at, next(self._seq), action.timer))
+                elif kind is Reply:
+                    envelope = self._clients.pop(action.request)[0]
+                    status = action.status
+                    payload = self._payload if status in ("ok", "error") else b""
+                    self.front.send_multipart(
+                        [*envelope, status.encode(), action.backend.encode(), payload]
+                    )
+                    self.answered += 1
+                elif kind is Cancel:
+                    self._send_backend(action.backend, [p.CANCEL, p.pack_id(action.attempt)])
+                elif kind is Probe:
+                    self._send_backend(action.backend, [p.PROBE, p.pack_id(0)])
+            pending = more
+
+    def _ident(self, backend_id: str) -> bytes:
+        ident = self._ids.get(backend_id)
+        if ident is None:
+            ident = self._ids[backend_id] = backend_id.encode()
+        return ident
+
+    def _send_backend(self, backend_id: str, frames: list[bytes]) -> bool:
+        try:
+            self.back.send_multipart([self._ident(backend_id), *frames], zmq.NOBLOCK)
+            return True
+        except zmq.ZMQError:
+            return False
+
+    # ------------------------------------------------------------------ inbound
+
+    def _on_frontend(self, frames: list[bytes], now: float) -> None:
+        self.received += 1
+        try:
+            envelope, body = p.split_envelope(frames)
+            key, payload = p.parse_request_body(body)
+        except p.ProtocolError:
+            self.malformed += 1
+            envelope = [frames[0], b""] if frames and frames[0] else frames[:1]
+            if envelope:
+                self.front.send_multipart([*envelope, MALFORMED.encode(), b"", b""])
+            return
+        if self._draining:
+            self.front.send_multipart([*envelope, b"unavailable", b"", b""])
+            return
+        rid = next(self._rids)
+        self._clients[rid] = (envelope, key or b"", payload)
+        self._execute(self.router.on_request(now, rid, key), now)
+
+    def _on_backend(self, frames: list[bytes], now: float) -> None:
+        if len(frames) < 2:
+            return
+        sender = frames[0].decode(errors="replace")
+        command = frames[1]
+        router = self.router
+        state = router.backends.get(sender)
+        if command == p.REP and len(frames) == 5:
+            if state is None or not state.joined:
+                self.unknown_senders += 1
+                self._send_backend(sender, [p.WHO])
+                return
+            try:
+                attempt = p.unpack_id(frames[2])
+            except p.ProtocolError:
+                return
+            self._payload = frames[4]
+            self._execute(router.on_reply(now, attempt, frames[3] == p.STATUS_OK), now)
+            self._payload = b""
+        elif command == p.HB:
+            if state is None or not state.joined:
+                self._send_backend(sender, [p.WHO])
+            else:
+                router.on_heartbeat(now, sender)
+        elif command == p.READY and len(frames) == 3:
+            try:
+                meta = p.decode_json(frames[2], "READY")
+                known = self.known.get(sender)
+                backend = known or Backend(
+                    sender, weight=int(meta.get("weight", 1)), tier=int(meta.get("tier", 0))
+                )
+            except (p.ProtocolError, LbbenchError, TypeError, ValueError, AttributeError) as error:
+                print(f"balancer: ignored READY from {sender!r}: {error}", file=sys.stderr)
+                return
+            self._execute(router.on_join(now, backend), now)
+        elif command == p.PROBED and len(frames) == 5:
+            try:
+                in_flight, latency = p.unpack_probe_reply(frames[3], frames[4])
+            except p.ProtocolError:
+                return
+            router.on_probe_reply(now, sender, in_flight, latency)
+        elif command == p.BYE:
+            self._execute(router.on_leave(now, sender), now)
+
+    # ------------------------------------------------------------------ control
+
+    def _on_control(self, frame: bytes, now: float) -> dict[str, Any]:
+        try:
+            request = json.loads(frame)
+            if not isinstance(request, dict):
+                raise ValueError("a control request is a JSON object")
+            command = request.get("cmd")
+            if command == "ping":
+                return {"ok": True}
+            if command == "stats":
+                return {"ok": True, **self.stats(now)}
+            if command == "events":
+                since = int(request.get("since", 0))
+                events = list(self.router.events)[since:]
+                return {"ok": True, "events": [e._asdict() for e in events]}
+            if command == "fault":
+                return self._fault(request, now)
+            if command == "set":
+                return self._set(request, now)
+            if command == "shutdown":
+                self._stop = True
+                return {"ok": True}
+            raise ValueError(
+                f"unknown command {command!r} (ping, stats, events, fault, set, shutdown)"
+            )
+        except LbbenchError as error:
+            return {"ok": False, "error": str(error)}
+        except (ValueError, TypeError, KeyError) as error:
+            return {"ok": False, "error": f"control: {error}"}
+
+    def _fault(self, request: dict[str, Any], now: float) -> dict[str, Any]:
+        target = request.get("target")
+        state = self.router.backends.get(target) if isinstance(target, str) else None
+        if state is None or not state.joined:
+            known = ", ".join(b.id for b in self.router.backends.values() if b.joined)
+            raise ConfigError("fault.target", f"unknown target {target!r} (known: {known})")
+        command = parse_command({k: v for k, v in request.items() if k not in ("cmd", "target")})
+        sent = self._send_backend(target, [p.FAULT, p.encode_json(command)])
+        if not sent:
+            return {"ok": False, "error": f"fault.target: {target} is not connected"}
+        return {"ok": True, "target": target, "fault": command}
+
+    def _set(self, request: dict[str, Any], now: float) -> dict[str, Any]:
+        config = self.router.config
+        if "strategy" in request:
+            config = replace(
+                config,
+                strategy=request["strategy"],
+                strategy_options=request.get("options", {}),
+            )
+        if "failover" in request:
+            modes = parse_failover(str(request["failover"]), "failover")
+            config = replace(config, failover=replace(config.failover, modes=modes))
+            FailoverConfig(modes=modes)
+        self._execute(self.router.reconfigure(now, config), now)
+        return {"ok": True, "strategy": config.strategy, "failover": config.failover.label}
+
+    def stats(self, now: float) -> dict[str, Any]:
+        snapshot = self.router.snapshot()
+        snapshot.update(
+            {
+                "now": now,
+                "uptime_s": now - self.started,
+                "received": self.received,
+                "answered": self.answered,
+                "malformed": self.malformed,
+                "events_total": len(self.router.events),
+                "endpoints": self.endpoints,
+            }
+        )
+        return snapshot
+
+    # ------------------------------------------------------------------ loop
+
+    def stop(self, *_: Any) -> None:
+        """Stop taking requests; answer or time out those in flight, then exit."""
+        if not self._draining:
+            self._draining = True
+            self._drain_deadline = time.monotonic() + self.router.config.deadline_s + 0.5
+
+    def run(self) -> int:
+        router = self.router
+        self._execute(router.start(time.monotonic()), time.monotonic())
+        poller = zmq.Poller()
+        poller.register(self.front, zmq.POLLIN)
+        poller.register(self.back, zmq.POLLIN)
+        if self.ctl is not None:
+            poller.register(self.ctl, zmq.POLLIN)
+        back, ctl = self.back, self.ctl
+        timers = self._timers
+        next_heartbeat = time.monotonic() + self.heartbeat_s
+        monotonic = time.monotonic
+        while not self._stop:
+            now = monotonic()
+            if self._draining and (router.pending == 0 or now >= self._drain_deadline):
+                break
+            due = next_heartbeat
+            if timers and timers[0][0] < due:
+                due = timers[0][0]
+            wait = (due - now) * 1e3
+            ready = poller.poll(wait if wait > 0 else 0)
+            for sock, _ in ready:
+                if sock is ctl:
+                    request = ctl.recv()
+                    ctl.send(p.encode_json(self._on_control(request, monotonic())))
+                    continue
+                handler = self._on_backend if sock is back else self._on_frontend
+                for _ in range(_BATCH):
+                    try:
+                        frames = sock.recv_multipart(zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
+                    handler(frames, monotonic())
+            now = monotonic()
+            while timers and timers[0][0] <= now:
+                _, _, timer = heapq.heappop(timers)
+                self._execute(router.on_timer(now, timer), now)
+            if now >= next_heartbeat:
+                for state in router.backends.values():
+                    if state.joined:
+                        self._send_backend(state.id, [p.HB])
+                next_heartbeat = now + self.heartbeat_s
+        left = router.pending
+        # Whatever is still pending when we go is answered, never dropped silently.
+        for rid in list(self._clients):
+            envelope = self._clients.pop(rid)[0]
+            self.front.send_multipart([*envelope, b"unavailable", b"", b""])
+        print(
+            f"balancer: stopped; received {self.received}, answered {self.answered}, "
+            f"answered unavailable at exit {left}, malformed {self.malformed}",
+            file=sys.stderr,
+        )
+        self.close()
+        return 0
+
+    def close(self) -> None:
+        for sock in self._sockets:
+            sock.close(0)
+        self._sockets = []
+
+
+def serve(balancer: Balancer, announce: bool = False) -> int:
+    signal.signal(signal.SIGTERM, balancer.stop)
+    signal.signal(signal.SIGINT, balancer.stop)
+    if announce:
+        print(json.dumps({"balancer": balancer.endpoints}), flush=True)
+    else:
+        print(
+            f"balancer: frontend {balancer.endpoints['frontend']}, backend "
+            f"{balancer.endpoints['backend']}, control {balancer.endpoints['control'] or 'off'}; "
+            f"strategy {balancer.router.config.strategy}, failover "
+            f"{balancer.router.config.failover.label}",
+            file=sys.stderr,
+            flush=True,
+        )
+    return balancer.run()

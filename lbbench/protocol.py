@@ -1,0 +1,97 @@
+"""The only module that knows frame layouts (see README, "Wire protocol").
+
+Client <-> balancer frontend (ROUTER): a stock REQ socket works unchanged.
+After the REQ envelope (routing ids, then an empty delimiter) the request
+body is one frame (payload) or two (routing key, payload). The reply body
+is three frames: status, backend id, payload.
+
+Balancer backend (ROUTER) <-> targets (DEALER, routing id = target id).
+Target to balancer: READY <json metadata> | HB | REP <attempt> <ok|error>
+<payload> | PROBED <attempt> <in_flight> <latency_us> | BYE.
+Balancer to target: REQ <attempt> <key> <payload> | CANCEL <attempt> | HB |
+PROBE <attempt> | FAULT <json command> | WHO (please announce yourself).
+Attempt ids are 8-byte big-endian unsigned integers.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from typing import Any
+
+READY = b"READY"
+HB = b"HB"
+REP = b"REP"
+PROBED = b"PROBED"
+BYE = b"BYE"
+REQ = b"REQ"
+CANCEL = b"CANCEL"
+PROBE = b"PROBE"
+FAULT = b"FAULT"
+WHO = b"WHO"
+
+STATUS_OK = b"ok"
+STATUS_ERROR = b"error"
+
+_U64 = struct.Struct(">Q")
+_U32 = struct.Struct(">I")
+pack_id = _U64.pack
+
+
+class ProtocolError(ValueError):
+    """A frame that does not follow the protocol; the message names the frame."""
+
+
+def unpack_id(frame: bytes, what: str = "attempt id") -> int:
+    if len(frame) != 8:
+        raise ProtocolError(f"{what} frame must be 8 bytes, got {len(frame)}")
+    return _U64.unpack(frame)[0]
+
+
+def split_envelope(frames: list[bytes]) -> tuple[list[bytes], list[bytes]]:
+    """Split a frontend message into (envelope up to the empty delimiter, body).
+
+    Raises ProtocolError when there is no delimiter; the envelope returned
+    then is just the first routing id, so a ``malformed`` reply can still go
+    back.
+    """
+    for index in range(1, len(frames)):
+        if not frames[index]:
+            return frames[: index + 1], frames[index + 1 :]
+    raise ProtocolError("no empty delimiter frame after the routing id")
+
+
+def parse_request_body(body: list[bytes]) -> tuple[bytes | None, bytes]:
+    """(key, payload) from a body of one frame (payload) or two (key, payload)."""
+    if len(body) == 1:
+        return None, body[0]
+    if len(body) == 2:
+        return body[0], body[1]
+    raise ProtocolError(f"request body must be 1 or 2 frames, got {len(body)}")
+
+
+def reply_frames(
+    envelope: list[bytes], status: bytes, backend: bytes, payload: bytes
+) -> list[bytes]:
+    return [*envelope, status, backend, payload]
+
+
+def encode_json(data: Any) -> bytes:
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
+def decode_json(frame: bytes, what: str) -> Any:
+    try:
+        return json.loads(frame)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ProtocolError(f"{what} frame is not JSON: {error}") from None
+
+
+def pack_probe_reply(in_flight: int, latency_s: float) -> tuple[bytes, bytes]:
+    return _U32.pack(min(in_flight, 0xFFFFFFFF)), _U32.pack(min(int(latency_s * 1e6), 0xFFFFFFFF))
+
+
+def unpack_probe_reply(in_flight: bytes, latency_us: bytes) -> tuple[int, float]:
+    if len(in_flight) != 4 or len(latency_us) != 4:
+        raise ProtocolError("probe reply frames must be 4 bytes each")
+    return _U32.unpack(in_flight)[0], _U32.unpack(latency_us)[0] / 1e6

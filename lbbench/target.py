@@ -1,0 +1,279 @@
+"""The mock target: a service queue with capacity C, a latency model and faults.
+
+One event loop and a timer heap (no sleeping threads): up to ``capacity``
+requests are in service at once, the rest wait in order; each service time
+is drawn from the target's latency distribution (times the slow factor).
+Faults come from the control channel (forwarded by the balancer) or, when
+run stand-alone with ``--schedule``, from the profile's fault schedule.
+
+The target connects a DEALER to the balancer's backend socket with its id
+as routing id, announces itself (READY) and heartbeats. With ``bind`` it
+also serves clients directly on a ROUTER (same frames as the balancer's
+frontend), for a no-balancer baseline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import itertools
+import os
+import random
+import signal
+import sys
+import time
+from collections import deque
+from typing import Any
+
+import zmq
+
+from lbbench import protocol as p
+from lbbench.faults import Fault, FaultState, parse_command
+from lbbench.profiles import TargetSpec
+
+_BALANCER = 0  # origin of a request: through the balancer
+_DIRECT = 1  # or straight from a client on the direct socket
+
+
+class Target:
+    def __init__(
+        self,
+        spec: TargetSpec,
+        backend: str | None,
+        *,
+        bind: str | None = None,
+        seed: int = 0,
+        heartbeat_s: float = 0.05,
+        schedule: tuple[Fault, ...] = (),
+        context: zmq.Context | None = None,
+    ) -> None:
+        self.spec = spec
+        self.ident = spec.id.encode()
+        self.rng = random.Random(f"{seed}:{spec.id}")
+        self.service_time = spec.latency.sampler(self.rng)
+        self.heartbeat_s = heartbeat_s
+        self.faults = FaultState()
+        self.context = context or zmq.Context.instance()
+        self.sockets: list[zmq.Socket] = []
+        self.dealer: zmq.Socket | None = None
+        self.direct: zmq.Socket | None = None
+        self.bound_address = ""
+        if backend is not None:
+            self.dealer = self._socket(zmq.DEALER)
+            self.dealer.setsockopt(zmq.IDENTITY, self.ident)
+            self.dealer.connect(backend)
+        if bind is not None:
+            self.direct = self._socket(zmq.ROUTER)
+            self.direct.bind(bind)
+            self.bound_address = self.direct.getsockopt_string(zmq.LAST_ENDPOINT)
+        # queue of waiting requests: id -> (origin, route, attempt, payload, arrived)
+        self._waiting: dict[int, tuple[int, Any, bytes, bytes, float]] = {}
+        self._order: deque[int] = deque()
+        self._by_attempt: dict[bytes, int] = {}
+        self._ids = itertools.count()
+        self._timers: list[tuple[float, int, int, tuple]] = []
+        self._seq = itertools.count()
+        self.busy = 0
+        self.latency_ewma = 0.0
+        self.served = 0
+        self.dropped = 0
+        self._schedule = sorted(schedule, key=lambda f: f.at_s)
+        self._stop = False
+        self._balancer_seen = 0.0
+
+    def _socket(self, kind: int) -> zmq.Socket:
+        sock = self.context.socket(kind)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.SNDHWM, 100_000)
+        sock.setsockopt(zmq.RCVHWM, 100_000)
+        self.sockets.append(sock)
+        return sock
+
+    # ------------------------------------------------------------------ sending
+
+    def _to_balancer(self, frames: list[bytes]) -> None:
+        if self.dealer is None:
+            return
+        # Nobody to talk to yet drops the message: the balancer re-asks with WHO.
+        with contextlib.suppress(zmq.Again):
+            self.dealer.send_multipart(frames, zmq.NOBLOCK)
+
+    def announce(self) -> None:
+        meta = {
+            "id": self.spec.id,
+            "weight": self.spec.weight,
+            "tier": self.spec.tier,
+            "capacity": self.spec.capacity,
+            "latency": self.spec.latency.describe(),
+            "pid": os.getpid(),
+        }
+        self._to_balancer([p.READY, p.encode_json(meta)])
+
+    # ------------------------------------------------------------------ service
+
+    def _accept(self, origin: int, route: Any, attempt: bytes, payload: bytes, now: float) -> None:
+        if self.faults.dropping(now):
+            self.dropped += 1
+            return
+        if self.faults.hanging:
+            return  # taken, never answered
+        request_id = next(self._ids)
+        self._waiting[request_id] = (origin, route, attempt, payload, now)
+        self._order.append(request_id)
+        if origin == _BALANCER:
+            self._by_attempt[attempt] = request_id
+        self._start_service(now)
+
+    def _start_service(self, now: float) -> None:
+        while self.busy < self.spec.capacity and self._order:
+            request_id = self._order.popleft()
+            entry = self._waiting.pop(request_id, None)
+            if entry is None:
+                continue  # cancelled while waiting
+            if entry[0] == _BALANCER:
+                self._by_attempt.pop(entry[2], None)
+            self.busy += 1
+            done_at = now + self.service_time() * self.faults.slow_factor
+            heapq.heappush(self._timers, (done_at, next(self._seq), 0, entry))
+
+    def _finish(self, entry: tuple, now: float) -> None:
+        self.busy -= 1
+        origin, route, attempt, payload, arrived = entry
+        self.latency_ewma += 0.05 * ((now - arrived) - self.latency_ewma)
+        if self.faults.dropping(now) or self.faults.hanging:
+            self.dropped += 1
+        else:
+            failed = self.faults.error_p > 0 and self.rng.random() < self.faults.error_p
+            status = p.STATUS_ERROR if failed else p.STATUS_OK
+            self.served += 1
+            if origin == _BALANCER:
+                self._to_balancer([p.REP, attempt, status, payload])
+            elif self.direct is not None:
+                self.direct.send_multipart(p.reply_frames(route, status, self.ident, payload))
+        self._start_service(now)
+
+    @property
+    def in_flight(self) -> int:
+        return self.busy + len(self._waiting)
+
+    # ------------------------------------------------------------------ control
+
+    def apply_fault(self, command: dict[str, Any], now: float) -> None:
+        command = parse_command(command)
+        if command["kind"] == "crash":
+            # A crash is abrupt: no goodbye, no flush, sockets die with the process.
+            sys.stderr.flush()
+            os._exit(3)
+        self.faults.apply(command, now)
+
+    def _on_balancer(self, frames: list[bytes], now: float) -> None:
+        command = frames[0]
+        if command == p.REQ and len(frames) == 4:
+            self._accept(_BALANCER, None, frames[1], frames[3], now)
+        elif command == p.CANCEL and len(frames) == 2:
+            request_id = self._by_attempt.pop(frames[1], None)
+            if request_id is not None:
+                self._waiting.pop(request_id, None)
+        elif command == p.PROBE and len(frames) == 2:
+            if not self.faults.dropping(now):
+                rif, latency = p.pack_probe_reply(self.in_flight, self.latency_ewma)
+                self._to_balancer([p.PROBED, frames[1], rif, latency])
+        elif command == p.HB:
+            self._balancer_seen = now
+        elif command == p.WHO:
+            self.announce()
+        elif command == p.FAULT and len(frames) == 2:
+            try:
+                self.apply_fault(p.decode_json(frames[1], "FAULT"), now)
+            except (p.ProtocolError, ValueError) as error:
+                print(f"target {self.spec.id}: ignored bad fault: {error}", file=sys.stderr)
+
+    def _on_direct(self, frames: list[bytes], now: float) -> None:
+        assert self.direct is not None
+        try:
+            envelope, body = p.split_envelope(frames)
+            _key, payload = p.parse_request_body(body)
+        except p.ProtocolError:
+            envelope = [*frames[:1], b""]
+            self.direct.send_multipart(p.reply_frames(envelope, b"malformed", b"", b""))
+            return
+        self._accept(_DIRECT, envelope, b"", payload, now)
+
+    # ------------------------------------------------------------------ loop
+
+    def stop(self, *_: Any) -> None:
+        self._stop = True
+
+    def run(self, until: float | None = None) -> int:
+        """Serve until stopped (SIGTERM/SIGINT) or until monotonic time ``until``."""
+        poller = zmq.Poller()
+        for sock in self.sockets:
+            poller.register(sock, zmq.POLLIN)
+        start = time.monotonic()
+        self.announce()
+        self._balancer_seen = start
+        next_heartbeat = start + self.heartbeat_s
+        schedule = deque(self._schedule)
+        recoveries: list[float] = []
+        timers = self._timers
+        while not self._stop and (until is None or time.monotonic() < until):
+            now = time.monotonic()
+            due = next_heartbeat
+            if timers and timers[0][0] < due:
+                due = timers[0][0]
+            wait_ms = max(0.0, (due - now) * 1e3)
+            for sock, _ in poller.poll(min(wait_ms, 100.0)):
+                handler = self._on_balancer if sock is self.dealer else self._on_direct
+                for _ in range(1000):
+                    try:
+                        frames = sock.recv_multipart(zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
+                    handler(frames, time.monotonic())
+            now = time.monotonic()
+            while timers and timers[0][0] <= now:
+                _, _, _, entry = heapq.heappop(timers)
+                self._finish(entry, now)
+            if now >= next_heartbeat:
+                if not self.faults.dropping(now):
+                    self._to_balancer([p.HB])
+                if now - self._balancer_seen > 20 * self.heartbeat_s:
+                    self.announce()  # the balancer may have restarted
+                    self._balancer_seen = now
+                next_heartbeat = max(next_heartbeat + self.heartbeat_s, now)
+            while schedule and now - start >= schedule[0].at_s:
+                fault = schedule.popleft()
+                self.apply_fault(fault.command(), now)
+                if fault.end_s is not None:
+                    recoveries.append(start + fault.end_s)
+            for end in [r for r in recoveries if r <= now]:
+                recoveries.remove(end)
+                self.faults.recover()
+        self._to_balancer([p.BYE])
+        for sock in self.sockets:
+            sock.close(0)
+        return 0
+
+
+def serve(
+    spec: TargetSpec,
+    backend: str | None,
+    *,
+    bind: str | None = None,
+    seed: int = 0,
+    schedule: tuple[Fault, ...] = (),
+    announce_to: Any = None,
+) -> int:
+    """Run one target in this process until SIGTERM or SIGINT."""
+    target = Target(spec, backend, bind=bind, seed=seed, schedule=schedule)
+    signal.signal(signal.SIGTERM, target.stop)
+    signal.signal(signal.SIGINT, target.stop)
+    if announce_to is not None:
+        announce_to.write(
+            p.encode_json(
+                {"id": spec.id, "pid": os.getpid(), "direct": target.bound_address}
+            ).decode()
+            + "\n"
+        )
+        announce_to.flush()
+    return target.run()
