@@ -1,0 +1,354 @@
+"""The load generator: open loop on a schedule (default) or closed loop, in child processes.
+
+Open loop: requests go out at their intended times (constant spacing or
+Poisson arrivals) whether or not earlier ones were answered; latency is
+measured from the intended time (corrected) and from the actual send
+(uncorrected). The generator watches itself: its send lag (actual minus
+intended) is a histogram of its own, and a run in which it could not hold
+the offered rate is marked invalid, loudly.
+
+Closed loop: N clients, each sending its next request when the previous
+one is answered (plus an optional think time), as Locust or wrk do; there
+corrected and uncorrected are the same thing by construction, which is
+exactly the coordinated omission the open loop avoids.
+
+Each generator process owns one DEALER socket; several processes split the
+rate and their recorders merge without loss.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import struct
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import zmq
+
+from lbbench.errors import ConfigError
+from lbbench.recorder import Recorder
+
+ARRIVALS = ("poisson", "constant")
+SHAPES = ("flat", "step", "ramp")
+MODES = ("open", "closed")
+MAX_LAG_P99_S = 0.005  # beyond this the schedule was not held
+MIN_ACHIEVED = 0.95  # fraction of the offered rate that must really be sent
+
+_SEQ = struct.Struct(">Q")
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    """What load to offer. ``rate`` is requests per second over all processes."""
+
+    rate: float = 1000.0
+    duration_s: float = 5.0
+    arrival: str = "poisson"
+    shape: str = "flat"
+    mode: str = "open"
+    clients: int = 16
+    think_s: float = 0.0
+    keys: int = 0
+    payload_bytes: int = 32
+    processes: int = 1
+    drain_s: float = 3.0
+
+    def __post_init__(self) -> None:
+        def positive(flag: str, value: float, zero_ok: bool = False) -> None:
+            bad = isinstance(value, bool) or not isinstance(value, int | float)
+            if bad or not math.isfinite(value) or value < 0 or (value == 0 and not zero_ok):
+                raise ConfigError(flag, f"must be {'>=' if zero_ok else '>'} 0, got {value!r}")
+
+        positive("--rate", self.rate)
+        positive("--duration", self.duration_s)
+        positive("--clients", self.clients)
+        positive("--think", self.think_s, zero_ok=True)
+        positive("--keys", self.keys, zero_ok=True)
+        positive("--processes", self.processes)
+        positive("--drain", self.drain_s, zero_ok=True)
+        if self.payload_bytes < 8:
+            raise ConfigError("--payload", f"must be >= 8 bytes, got {self.payload_bytes}")
+        for flag, value, known in (
+            ("--arrival", self.arrival, ARRIVALS),
+            ("--shape", self.shape, SHAPES),
+            ("--mode", self.mode, MODES),
+        ):
+            if value not in known:
+                raise ConfigError(flag, f"unknown {value!r} (known: {', '.join(known)})")
+
+    def rate_at(self, offset_s: float) -> float:
+        """The offered rate at ``offset_s`` into the run, for the chosen shape."""
+        if self.shape == "step":  # thirds at 0.5x, 1x, 1.5x
+            third = min(2, int(3 * offset_s / self.duration_s))
+            return self.rate * (0.5, 1.0, 1.5)[third]
+        if self.shape == "ramp":  # from 10 % to 100 % linearly
+            return self.rate * (0.1 + 0.9 * min(1.0, offset_s / self.duration_s))
+        return self.rate
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class GeneratorReport:
+    recorder: Recorder
+    offered_rate: float
+    achieved_rate: float
+    elapsed_s: float
+    problems: list[str]
+
+    @property
+    def valid(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        lag = self.recorder.send_lag
+        return {
+            "offered_rate": self.offered_rate,
+            "achieved_rate": self.achieved_rate,
+            "elapsed_s": self.elapsed_s,
+            "send_lag_p99_ms": lag.get_value_at_percentile(99) / 1e3,
+            "send_lag_max_ms": lag.get_max_value() / 1e3,
+            "valid": self.valid,
+            "problems": self.problems,
+        }
+
+
+def _key_sampler(spec: LoadSpec, rng: random.Random):
+    if spec.keys == 0:
+        return None
+    keys = [f"key-{i}".encode() for i in range(spec.keys)]
+    # Zipf-like popularity (s = 1): a few hot keys, a long tail, as real traffic has.
+    weights = [1.0 / (i + 1) for i in range(spec.keys)]
+    cumulative = []
+    total = 0.0
+    for w in weights:
+        total += w
+        cumulative.append(total)
+    from bisect import bisect_left
+
+    return lambda: keys[min(len(keys) - 1, bisect_left(cumulative, rng.random() * total))]
+
+
+def _wait(sock: zmq.Socket, seconds: float) -> bool:
+    """Wait for a reply for at most ``seconds``, waking on any message.
+
+    zmq polls in whole milliseconds; under 2 ms we poll without blocking and
+    nap in 100 us steps, so neither sends nor reply timestamps slip by more
+    than that, without spinning a core.
+    """
+    if seconds >= 0.002:
+        return bool(sock.poll(int(seconds * 1e3) - 1))
+    if sock.poll(0):
+        return True
+    if seconds > 0:
+        time.sleep(min(seconds, 0.0001))
+    return False
+
+
+def generate(spec: LoadSpec, frontend: str, start_at: float, seed: int) -> dict[str, Any]:
+    """Run one generator until its schedule is done and replies drained; a wire report."""
+    rng = random.Random(seed)
+    pick_key = _key_sampler(spec, rng)
+    context = zmq.Context()
+    sock = context.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.SNDHWM, 1_000_000)
+    sock.setsockopt(zmq.RCVHWM, 1_000_000)
+    sock.connect(frontend)
+    recorder = Recorder()
+    pending: dict[int, tuple[float, float]] = {}
+    pad = b"x" * (spec.payload_bytes - 8)
+    monotonic = time.monotonic
+    end_at = start_at + spec.duration_s
+    while monotonic() < start_at:
+        time.sleep(min(0.001, max(0.0, start_at - monotonic())))
+
+    late = [0]  # sends that went out after the run's end: the rate was not held
+
+    def send(seq: int, intended: float) -> None:
+        payload = _SEQ.pack(seq) + pad
+        frames = [b"", pick_key(), payload] if pick_key else [b"", payload]
+        sock.send_multipart(frames)
+        actual = monotonic()
+        if actual > end_at + 0.005:
+            late[0] += 1
+        recorder.record_send(actual - intended)
+        pending[seq] = (intended, actual)
+
+    def receive() -> int:
+        received = 0
+        while True:
+            try:
+                frames = sock.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return received
+            now = monotonic()
+            received += 1
+            if len(frames) != 4 or len(frames[3]) < 8:
+                recorder.unknown_replies += 1
+                continue
+            seq = _SEQ.unpack_from(frames[3])[0]
+            times = pending.pop(seq, None)
+            if times is None:
+                recorder.unknown_replies += 1
+                continue
+            intended, actual = times
+            recorder.record_reply(
+                frames[1].decode(errors="replace"),
+                frames[2].decode(errors="replace"),
+                now - intended,
+                now - actual,
+                intended - start_at,
+            )
+            if spec.mode == "closed":
+                ready.append(now + spec.think_s)
+
+    seq = 0
+    if spec.mode == "open":
+        ready: list[float] = []
+        next_at = start_at
+        constant = spec.arrival == "constant"
+        while True:
+            now = monotonic()
+            while next_at <= now and next_at < end_at:
+                send(seq, next_at)
+                seq += 1
+                rate = spec.rate_at(next_at - start_at)
+                next_at += 1.0 / rate if constant else rng.expovariate(rate)
+            now = monotonic()
+            if next_at >= end_at:
+                if not pending or now >= end_at + spec.drain_s:
+                    break
+                wait = end_at + spec.drain_s - now
+            else:
+                wait = next_at - now
+            if _wait(sock, wait):
+                receive()
+    else:
+        ready = [start_at] * spec.clients
+        while True:
+            now = monotonic()
+            if now < end_at:
+                due = [t for t in ready if t <= now]
+                if due:
+                    ready = [t for t in ready if t > now]
+                    for intended in due:
+                        send(seq, max(intended, now))
+                        seq += 1
+            elif not pending or now >= end_at + spec.drain_s:
+                break
+            soonest = min(ready) if ready and now < end_at else end_at + spec.drain_s
+            if _wait(sock, max(0.0, min(soonest, end_at + spec.drain_s) - now)):
+                receive()
+    elapsed = max(1e-9, min(monotonic(), end_at) - start_at)
+    recorder.lost = len(pending)
+    sock.close(0)
+    context.term()
+    return {
+        "recorder": recorder.to_wire(),
+        "elapsed_s": elapsed,
+        "sent": recorder.sent,
+        "late": late[0],
+    }
+
+
+class LoadRun:
+    """Generator processes started together; ``wait()`` merges their reports.
+
+    Each generator is ``python -m lbbench.loadgen JOB`` taking its job as JSON
+    and writing its report as JSON on stdout: a real process of its own
+    (its own GIL and socket), independent of how the caller was started.
+    """
+
+    def __init__(self, spec: LoadSpec, frontend: str, start_at: float, seed: int) -> None:
+        self.spec = spec
+        self.start_at = start_at
+        share = LoadSpec(**{**spec.as_dict(), "rate": spec.rate / spec.processes})
+        if spec.mode == "closed":
+            clients = max(1, spec.clients // spec.processes)
+            share = LoadSpec(**{**share.as_dict(), "clients": clients})
+        self.processes: list[subprocess.Popen[str]] = []
+        for index in range(spec.processes):
+            job = {
+                "spec": share.as_dict(),
+                "frontend": frontend,
+                "start_at": start_at,
+                "seed": seed * 1000 + index,
+            }
+            process = subprocess.Popen(
+                [sys.executable, "-m", "lbbench.loadgen", json.dumps(job)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            self.processes.append(process)
+
+    def wait(self, timeout_s: float) -> GeneratorReport:
+        recorder = Recorder()
+        problems: list[str] = []
+        elapsed = 0.0
+        late = 0
+        deadline = time.monotonic() + timeout_s
+        for process in self.processes:
+            remaining = max(0.1, deadline - time.monotonic())
+            try:
+                out, err = process.communicate(timeout=remaining)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.communicate()
+                problems.append("a generator process did not report in time")
+                continue
+            if process.returncode != 0:
+                last = (err.strip().splitlines() or ["no message"])[-1]
+                problems.append(f"a generator process failed: {last}")
+                continue
+            data = json.loads(out)
+            recorder.merge(Recorder.from_wire(data["recorder"]))
+            elapsed = max(elapsed, data["elapsed_s"])
+            late += data["late"]
+        self.stop()
+        spec = self.spec
+        # Offered: what the schedule (with its Poisson draws) asked for; achieved:
+        # what really went out before the end of the run.
+        offered = recorder.sent / spec.duration_s
+        achieved = (recorder.sent - late) / spec.duration_s
+        if spec.mode == "open":
+            if achieved < MIN_ACHIEVED * offered:
+                problems.append(
+                    f"generator fell behind: sent {achieved:.0f}/s of {offered:.0f}/s offered"
+                )
+            lag_p99 = recorder.send_lag.get_value_at_percentile(99) / 1e6
+            if lag_p99 > MAX_LAG_P99_S:
+                problems.append(
+                    f"generator fell behind its schedule: p99 send lag {lag_p99 * 1e3:.1f} ms "
+                    f"> {MAX_LAG_P99_S * 1e3:.0f} ms"
+                )
+        if recorder.lost:
+            problems.append(f"{recorder.lost} requests got no answer at all (lost)")
+        if recorder.unknown_replies:
+            problems.append(f"{recorder.unknown_replies} replies could not be matched")
+        return GeneratorReport(recorder, offered, achieved, elapsed, problems)
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=5.0)
+
+
+def main() -> int:
+    job = json.loads(sys.argv[1])
+    report = generate(LoadSpec(**job["spec"]), job["frontend"], job["start_at"], job["seed"])
+    sys.stdout.write(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
