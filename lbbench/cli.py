@@ -130,6 +130,115 @@ def _target(args: argparse.Namespace) -> int:
     )
 
 
+def _run(args: argparse.Namespace) -> int:
+    import json
+    from datetime import UTC, datetime
+
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from lbbench.loadgen import LoadSpec
+    from lbbench.results import FORMAT, environment, new_run_id, read_result, write_result
+    from lbbench.runner import Scenario, run_scenario
+    from lbbench.suites import suite
+    from lbbench.summary import problems, scenario_rows
+
+    single = any(v is not None for v in (args.strategy, args.failover, args.targets, args.rate))
+    if args.trials < 1:
+        raise ConfigError("--trials", f"must be >= 1, got {args.trials}")
+    if single:
+        profile = load_profile(args.targets or "heterogeneous")
+        load = LoadSpec(
+            rate=args.rate if args.rate is not None else 1000.0,
+            duration_s=args.duration if args.duration is not None else 5.0,
+            arrival=args.arrival,
+            shape=args.shape,
+            mode=args.mode,
+            clients=args.clients,
+            keys=args.keys,
+            processes=args.processes,
+        )
+        strategy = args.strategy or "round_robin"
+        modes = parse_failover(args.failover or "fail_fast")
+        options = tuple(sorted(_options(args.option or []).items()))
+        scenarios = [
+            Scenario(
+                name=f"{strategy} {'+'.join(modes)} on {profile.name}",
+                profile=profile,
+                strategy=strategy,
+                failover=modes,
+                load=load,
+                strategy_options=options,
+                seed=args.seed,
+                trials=args.trials,
+                deadline_s=args.deadline,
+            )
+        ]
+        label = "single"
+    else:
+        scenarios = suite(args.suite, args.seed, args.trials)
+        if args.duration is not None:
+            scenarios = [
+                dataclasses.replace(s, load=dataclasses.replace(s.load, duration_s=args.duration))
+                for s in scenarios
+            ]
+        label = args.suite
+    for scenario in scenarios:
+        scenario.router_config()  # bad input fails before anything starts
+    console = Console(stderr=True)
+    results = []
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=args.json,
+    ) as progress:
+        overall = progress.add_task("suite", total=len(scenarios) * scenarios[0].trials)
+        for index, scenario in enumerate(scenarios):
+            trials = scenario.trials
+            task = progress.add_task(f"[{index + 1}/{len(scenarios)}] {scenario.name}", total=1.0)
+
+            def tick(trial: int, fraction: float, task=task, trials=trials) -> None:
+                progress.update(task, completed=(trial + fraction) / trials)
+
+            results.append(run_scenario(scenario, tick))
+            progress.remove_task(task)
+            progress.advance(overall, scenario.trials)
+    run_id = new_run_id(label)
+    data = {
+        "format": FORMAT,
+        "run_id": run_id,
+        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "environment": environment(),
+        "config": {
+            "suite": None if single else args.suite,
+            "seed": args.seed,
+            "trials": args.trials,
+        },
+        "scenarios": results,
+    }
+    path = write_result(data, args.out)
+    read_result(path)  # what we wrote must be what we can read
+    if args.json:
+        print(json.dumps(data, indent=1))
+    else:
+        # Not a terminal (a pipe, a log): wide enough that the table stays readable.
+        out = Console(width=None if sys.stdout.isatty() else 160)
+        out.print(scenario_rows(data))
+        out.print(f"result set: {path}")
+    lost = sum(s["summary"]["requests"]["lost"] for s in results)
+    issues = problems(data)
+    for line in issues:
+        console.print(f"[bold red]INVALID[/] {line}")
+    if lost:
+        console.print(f"[bold red]FAILED: {lost} requests were lost (sent != outcomes)[/]")
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="lbbench",
@@ -139,6 +248,27 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     show = commands.add_parser("list", help="show strategies and failover modes")
     show.set_defaults(func=_list)
+
+    run = commands.add_parser("run", help="run a suite (default) or one scenario on the live rig")
+    run.add_argument("--suite", default="default", help="suite to run (default, smoke)")
+    run.add_argument("--targets", help="fleet profile (a name in targets/ or a .toml path)")
+    run.add_argument("--strategy", help="one strategy (runs a single scenario)")
+    run.add_argument("--failover", help="failover modes, comma separated")
+    run.add_argument("--option", action="append", metavar="NAME=VALUE", help="strategy option")
+    run.add_argument("--rate", type=float, help="offered requests per second")
+    run.add_argument("--arrival", default="poisson", help="poisson or constant")
+    run.add_argument("--shape", default="flat", help="flat, step or ramp")
+    run.add_argument("--mode", default="open", help="open (default) or closed loop")
+    run.add_argument("--clients", type=int, default=16, help="closed loop: clients")
+    run.add_argument("--keys", type=int, default=0, help="distinct routing keys (0: none)")
+    run.add_argument("--processes", type=int, default=1, help="generator processes")
+    run.add_argument("--duration", type=float, help="seconds of load per trial")
+    run.add_argument("--deadline", type=float, default=1.0, help="request deadline, seconds")
+    run.add_argument("--trials", type=int, default=1, help="repeated trials per scenario")
+    run.add_argument("--seed", type=int, default=1)
+    run.add_argument("--out", default="results", help="folder for the result set")
+    run.add_argument("--json", action="store_true", help="print the result set, not the table")
+    run.set_defaults(func=_run)
 
     bal = commands.add_parser("balancer", help="run the ZeroMQ balancer under test")
     bal.add_argument("--frontend", default=DEFAULT_FRONTEND, help="client socket (ROUTER)")

@@ -152,4 +152,3 @@ class Recorder:
         for key, counts in data["timeline_backends"].items():
             recorder.timeline_backends[int(key)].update(counts)
         return recorder
-

@@ -66,6 +66,8 @@ class Strategy:
     summary: ClassVar[str] = ""
     #: True for strategies that route by request key (hashing).
     keyed: ClassVar[bool] = False
+    #: True when the strategy honours weights (so the fair share is by weight).
+    weighted: ClassVar[bool] = True
 
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng

@@ -22,6 +22,7 @@ class RoundRobin(Strategy):
     """
 
     name = "round_robin"
+    weighted = False
     summary = "next backend in order, cycling; exactly even, ignores weights and load"
 
     def __init__(self, rng: random.Random) -> None:
@@ -45,6 +46,7 @@ class UniformRandom(Strategy):
     """
 
     name = "random"
+    weighted = False
     summary = "uniformly random backend; the balls-into-bins baseline"
 
     def pick(self, pool: Pool, request: RequestView, now: float) -> BackendState:

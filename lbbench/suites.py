@@ -1,0 +1,85 @@
+"""Named suites of scenarios; ``default`` is what ``lbbench run`` runs with no options."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from lbbench.errors import ConfigError
+from lbbench.loadgen import LoadSpec
+from lbbench.profiles import load_profile
+from lbbench.runner import Scenario
+
+DEFAULT_STRATEGIES = (
+    "round_robin",
+    "weighted_round_robin",
+    "least_connections",
+    "p2c",
+    "peak_ewma",
+)
+DEFAULT_FAILOVERS = (("fail_fast",), ("retry",), ("eject", "retry"))
+
+
+def default_suite(seed: int = 1, trials: int = 1) -> list[Scenario]:
+    """Strategies on a heterogeneous fleet, then failover modes under a crash.
+
+    Part 1: four targets (weights 3,1,1,1; t3 about four times slower) at
+    1000 requests/s, Poisson, 6 s, under five strategies. Part 2: the same
+    fleet at 800 requests/s for 8 s while t1 crashes at 2 s (the process is
+    killed) and is restarted 3 s later, under fail_fast, retry and
+    eject+retry with smooth weighted round robin.
+    """
+    fleet = load_profile("heterogeneous")
+    crash = load_profile("crash-recover")
+    strategies = [
+        Scenario(
+            name=f"{strategy} on {fleet.name}",
+            profile=fleet,
+            strategy=strategy,
+            load=LoadSpec(rate=1000, duration_s=6.0),
+            seed=seed,
+            trials=trials,
+        )
+        for strategy in DEFAULT_STRATEGIES
+    ]
+    failovers = [
+        Scenario(
+            name=f"{'+'.join(modes)} under {crash.name}",
+            profile=crash,
+            strategy="weighted_round_robin",
+            failover=modes,
+            load=LoadSpec(rate=800, duration_s=8.0),
+            seed=seed,
+            trials=trials,
+        )
+        for modes in DEFAULT_FAILOVERS
+    ]
+    return strategies + failovers
+
+
+def smoke_suite(seed: int = 1, trials: int = 1) -> list[Scenario]:
+    """One short scenario: a quick check that the rig works end to end."""
+    return [
+        Scenario(
+            name="p2c on uniform",
+            profile=load_profile("uniform"),
+            strategy="p2c",
+            load=LoadSpec(rate=500, duration_s=2.0),
+            seed=seed,
+            trials=trials,
+        )
+    ]
+
+
+SUITES: dict[str, Callable[..., list[Scenario]]] = {
+    "default": default_suite,
+    "smoke": smoke_suite,
+}
+
+
+def suite(name: str, seed: int, trials: int) -> list[Scenario]:
+    try:
+        build = SUITES[name]
+    except KeyError:
+        known = ", ".join(SUITES)
+        raise ConfigError("--suite", f"unknown suite {name!r} (known: {known})") from None
+    return build(seed=seed, trials=trials)
