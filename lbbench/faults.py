@@ -30,6 +30,7 @@ FAULT_KINDS: dict[str, tuple[dict[str, float], str]] = {
     "error_rate": ({"p": 0.5}, "answers a fraction p of requests with an error"),
     "slow": ({"factor": 4.0}, "service times multiplied by factor"),
     "hang": ({}, "takes requests and never answers; heartbeats go on"),
+    "stall": ({}, "stops serving (requests queue up) until the fault ends, then catches up"),
     "crash": ({}, "the process exits; the runner restarts it when the fault ends"),
     "flap": ({"period_s": 1.0}, "partitioned for half of each period, then back"),
     "drop": ({}, "a partition: requests and heartbeats silently lost both ways"),
@@ -210,6 +211,7 @@ class FaultState:
         self.error_p = 0.0
         self.slow_factor = 1.0
         self.hanging = False
+        self.stalled = False
         self.dropped = False
         self.flap_period = 0.0
         self.flap_start = 0.0
@@ -224,6 +226,8 @@ class FaultState:
             self.slow_factor = float(command["factor"])
         elif kind == "hang":
             self.hanging = True
+        elif kind == "stall":
+            self.stalled = True
         elif kind == "drop":
             self.dropped = True
         elif kind == "flap":
@@ -250,6 +254,8 @@ class FaultState:
             parts.append(f"slow x{self.slow_factor:g}")
         if self.hanging:
             parts.append("hang")
+        if self.stalled:
+            parts.append("stall")
         if self.dropped:
             parts.append("drop")
         if self.flap_period:

@@ -7,10 +7,12 @@ measured from the intended time (corrected) and from the actual send
 intended) is a histogram of its own, and a run in which it could not hold
 the offered rate is marked invalid, loudly.
 
-Closed loop: N clients, each sending its next request when the previous
-one is answered (plus an optional think time), as Locust or wrk do; there
-corrected and uncorrected are the same thing by construction, which is
-exactly the coordinated omission the open loop avoids.
+Closed loop (wrk2-style): N clients, each planning its sends at rate/N but
+unable to send before its previous request is answered (plus an optional
+think time), as Locust, wrk or any blocking client behave. A stall then
+delays the sends themselves: the uncorrected view sees one slow request
+per client and hides the rest (coordinated omission), the corrected view
+counts every planned send from its planned time.
 
 Each generator process owns one DEALER socket; several processes split the
 rate and their recorders merge without loss.
@@ -71,8 +73,8 @@ class LoadSpec:
         positive("--keys", self.keys, zero_ok=True)
         positive("--processes", self.processes)
         positive("--drain", self.drain_s, zero_ok=True)
-        if self.payload_bytes < 8:
-            raise ConfigError("--payload", f"must be >= 8 bytes, got {self.payload_bytes}")
+        if self.payload_bytes < 0:
+            raise ConfigError("--payload", f"must be >= 0 bytes, got {self.payload_bytes}")
         for flag, value, known in (
             ("--arrival", self.arrival, ARRIVALS),
             ("--shape", self.shape, SHAPES),
@@ -163,7 +165,7 @@ def generate(spec: LoadSpec, frontend: str, start_at: float, seed: int) -> dict[
     sock.connect(frontend)
     recorder = Recorder()
     pending: dict[int, tuple[float, float]] = {}
-    pad = b"x" * (spec.payload_bytes - 8)
+    payload = b"x" * spec.payload_bytes
     monotonic = time.monotonic
     end_at = start_at + spec.duration_s
     while monotonic() < start_at:
@@ -172,8 +174,11 @@ def generate(spec: LoadSpec, frontend: str, start_at: float, seed: int) -> dict[
     late = [0]  # sends that went out after the run's end: the rate was not held
 
     def send(seq: int, intended: float) -> None:
-        payload = _SEQ.pack(seq) + pad
-        frames = [b"", pick_key(), payload] if pick_key else [b"", payload]
+        # The sequence number rides as an extra envelope frame before the
+        # delimiter: the balancer echoes the envelope on every reply, whatever
+        # its status, so each answer finds its request.
+        tag = _SEQ.pack(seq)
+        frames = [tag, b"", pick_key(), payload] if pick_key else [tag, b"", payload]
         sock.send_multipart(frames)
         actual = monotonic()
         if actual > end_at + 0.005:
@@ -190,28 +195,25 @@ def generate(spec: LoadSpec, frontend: str, start_at: float, seed: int) -> dict[
                 return received
             now = monotonic()
             received += 1
-            if len(frames) != 4 or len(frames[3]) < 8:
+            if len(frames) != 5 or len(frames[0]) != 8 or frames[1]:
                 recorder.unknown_replies += 1
                 continue
-            seq = _SEQ.unpack_from(frames[3])[0]
+            seq = _SEQ.unpack(frames[0])[0]
             times = pending.pop(seq, None)
             if times is None:
                 recorder.unknown_replies += 1
                 continue
             intended, actual = times
             recorder.record_reply(
-                frames[1].decode(errors="replace"),
                 frames[2].decode(errors="replace"),
+                frames[3].decode(errors="replace"),
                 now - intended,
                 now - actual,
                 intended - start_at,
             )
-            if spec.mode == "closed":
-                ready.append(now + spec.think_s)
 
     seq = 0
     if spec.mode == "open":
-        ready: list[float] = []
         next_at = start_at
         constant = spec.arrival == "constant"
         while True:
@@ -231,21 +233,34 @@ def generate(spec: LoadSpec, frontend: str, start_at: float, seed: int) -> dict[
             if _wait(sock, wait):
                 receive()
     else:
-        ready = [start_at] * spec.clients
+        # wrk2-style closed loop: each client plans its sends at rate/clients,
+        # but cannot send before its previous answer is back. A stall delays
+        # its next sends; corrected latency counts from the planned time.
+        interval = spec.clients / spec.rate
+        planned = [start_at + i * interval / spec.clients for i in range(spec.clients)]
+        idle = list(range(spec.clients))
+        owner: dict[int, int] = {}
         while True:
             now = monotonic()
             if now < end_at:
-                due = [t for t in ready if t <= now]
-                if due:
-                    ready = [t for t in ready if t > now]
-                    for intended in due:
-                        send(seq, max(intended, now))
+                still_idle = []
+                for client in idle:
+                    if planned[client] <= now:
+                        owner[seq] = client
+                        send(seq, planned[client])
+                        planned[client] += interval + spec.think_s
                         seq += 1
+                    else:
+                        still_idle.append(client)
+                idle = still_idle
             elif not pending or now >= end_at + spec.drain_s:
                 break
-            soonest = min(ready) if ready and now < end_at else end_at + spec.drain_s
-            if _wait(sock, max(0.0, min(soonest, end_at + spec.drain_s) - now)):
+            soonest = min((planned[c] for c in idle), default=end_at)
+            limit = min(soonest, end_at) if now < end_at else end_at + spec.drain_s
+            if _wait(sock, max(0.0, limit - now)):
                 receive()
+                for number in [n for n in owner if n not in pending]:
+                    idle.append(owner.pop(number))
     elapsed = max(1e-9, min(monotonic(), end_at) - start_at)
     recorder.lost = len(pending)
     sock.close(0)

@@ -310,7 +310,7 @@ def run_trial(scenario: Scenario, index: int, progress: Progress | None = None) 
             rig.check_processes(now - start)
             if progress is not None:
                 progress(min(1.0, max(0.0, (now - start) / load.duration_s)))
-            time.sleep(0.005)
+            time.sleep(0.01)
         report = generator.wait(timeout_s=10.0)
         for _, what, fault in schedule:  # faults still due after the load ended
             if what == "end" and fault.kind == "crash":

@@ -23,8 +23,8 @@ def default_suite(seed: int = 1, trials: int = 1) -> list[Scenario]:
     """Strategies on a heterogeneous fleet, then failover modes under a crash.
 
     Part 1: four targets (weights 3,1,1,1; t3 about four times slower) at
-    1000 requests/s, Poisson, 6 s, under five strategies. Part 2: the same
-    fleet at 800 requests/s for 8 s while t1 crashes at 2 s (the process is
+    600 requests/s, Poisson, 6 s, under five strategies. Part 2: the same
+    fleet at 600 requests/s for 8 s while t1 crashes at 2 s (the process is
     killed) and is restarted 3 s later, under fail_fast, retry and
     eject+retry with smooth weighted round robin.
     """
@@ -35,7 +35,7 @@ def default_suite(seed: int = 1, trials: int = 1) -> list[Scenario]:
             name=f"{strategy} on {fleet.name}",
             profile=fleet,
             strategy=strategy,
-            load=LoadSpec(rate=1000, duration_s=6.0),
+            load=LoadSpec(rate=600, duration_s=6.0),
             seed=seed,
             trials=trials,
         )
@@ -47,7 +47,7 @@ def default_suite(seed: int = 1, trials: int = 1) -> list[Scenario]:
             profile=crash,
             strategy="weighted_round_robin",
             failover=modes,
-            load=LoadSpec(rate=800, duration_s=8.0),
+            load=LoadSpec(rate=600, duration_s=8.0),
             seed=seed,
             trials=trials,
         )

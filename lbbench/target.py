@@ -125,6 +125,8 @@ class Target:
         self._start_service(now)
 
     def _start_service(self, now: float) -> None:
+        if self.faults.stalled:
+            return
         while self.busy < self.spec.capacity and self._order:
             request_id = self._order.popleft()
             entry = self._waiting.pop(request_id, None)
@@ -165,6 +167,7 @@ class Target:
             sys.stderr.flush()
             os._exit(3)
         self.faults.apply(command, now)
+        self._start_service(now)  # a stall may have ended
 
     def _on_balancer(self, frames: list[bytes], now: float) -> None:
         command = frames[0]
@@ -249,6 +252,7 @@ class Target:
             for end in [r for r in recoveries if r <= now]:
                 recoveries.remove(end)
                 self.faults.recover()
+                self._start_service(now)
         self._to_balancer([p.BYE])
         for sock in self.sockets:
             sock.close(0)
