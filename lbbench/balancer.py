@@ -108,6 +108,7 @@ class Balancer:
 
     def _execute(self, actions: list[Any], now: float) -> None:
         router = self.router
+        send = p.send_frames
         pending = actions
         while pending:
             more: list[Any] = []
@@ -116,7 +117,8 @@ class Balancer:
                 if kind is Send:
                     client = self._clients[action.request]
                     try:
-                        self.back.send_multipart(
+                        send(
+                            self.back,
                             [
                                 self._ident(action.backend),
                                 p.REQ,
@@ -124,7 +126,7 @@ class Balancer:
                                 client[1],
                                 client[2],
                             ],
-                            zmq.NOBLOCK,
+                            True,
                         )
                     except zmq.ZMQError:  # EHOSTUNREACH: not connected; EAGAIN: full
                         more.extend(router.on_send_failed(now, action.attempt))
@@ -134,9 +136,7 @@ class Balancer:
                     envelope = self._clients.pop(action.request)[0]
                     status = action.status
                     payload = self._payload if status in ("ok", "error") else b""
-                    self.front.send_multipart(
-                        [*envelope, status.encode(), action.backend.encode(), payload]
-                    )
+                    send(self.front, [*envelope, status.encode(), action.backend.encode(), payload])
                     self.answered += 1
                 elif kind is Cancel:
                     self._send_backend(action.backend, [p.CANCEL, p.pack_id(action.attempt)])
@@ -152,7 +152,7 @@ class Balancer:
 
     def _send_backend(self, backend_id: str, frames: list[bytes]) -> bool:
         try:
-            self.back.send_multipart([self._ident(backend_id), *frames], zmq.NOBLOCK)
+            p.send_frames(self.back, [self._ident(backend_id), *frames], True)
             return True
         except zmq.ZMQError:
             return False
@@ -314,6 +314,7 @@ class Balancer:
         timers = self._timers
         next_heartbeat = time.monotonic() + self.heartbeat_s
         monotonic = time.monotonic
+        receive = p.recv_frames
         while not self._stop:
             now = monotonic()
             if self._draining and (router.pending == 0 or now >= self._drain_deadline):
@@ -331,7 +332,7 @@ class Balancer:
                 handler = self._on_backend if sock is back else self._on_frontend
                 for _ in range(_BATCH):
                     try:
-                        frames = sock.recv_multipart(zmq.NOBLOCK)
+                        frames = receive(sock)
                     except zmq.Again:
                         break
                     handler(frames, monotonic())

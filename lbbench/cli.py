@@ -16,7 +16,8 @@ from lbbench import __version__
 from lbbench.balancer import DEFAULT_BACKEND, DEFAULT_CONTROL, DEFAULT_FRONTEND
 from lbbench.config import FAILOVER_MODES, FailoverConfig, RouterConfig, parse_failover
 from lbbench.errors import ConfigError, LbbenchError
-from lbbench.profiles import TargetSpec, load_profile
+from lbbench.faults import FAULT_KINDS
+from lbbench.profiles import TargetSpec, list_profiles, load_profile
 from lbbench.strategies import STRATEGIES, strategy_options
 
 EXIT_USAGE = 2
@@ -31,6 +32,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _list(args: argparse.Namespace) -> int:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console()
@@ -48,6 +50,20 @@ def _list(args: argparse.Namespace) -> int:
     for name, text in FAILOVER_MODES.items():
         modes.add_row(name, text)
     console.print(modes)
+    faults = Table(title=escape("Fault kinds ([[fault]] in a profile)"), title_justify="left")
+    faults.add_column("kind", style="bold")
+    faults.add_column("what the target does")
+    faults.add_column("parameters")
+    for kind, (params, text) in FAULT_KINDS.items():
+        faults.add_row(kind, text, ", ".join(f"{k}={v:g}" for k, v in params.items()) or "-")
+    console.print(faults)
+    profiles = Table(title="Fleet profiles (--targets)", title_justify="left")
+    profiles.add_column("name", style="bold")
+    profiles.add_column("targets", justify="right")
+    profiles.add_column("description")
+    for profile in list_profiles():
+        profiles.add_row(profile.name, str(len(profile.targets)), profile.description)
+    console.print(profiles)
     return 0
 
 
@@ -246,7 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"lbbench {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    show = commands.add_parser("list", help="show strategies and failover modes")
+    show = commands.add_parser(
+        "list", help="show strategies, failover modes, fault kinds and fleet profiles"
+    )
     show.set_defaults(func=_list)
 
     run = commands.add_parser("run", help="run a suite (default) or one scenario on the live rig")

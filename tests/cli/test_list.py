@@ -6,6 +6,8 @@ import subprocess
 import sys
 
 from lbbench.config import FAILOVER_MODES
+from lbbench.faults import FAULT_KINDS
+from lbbench.profiles import list_profiles
 from lbbench.strategies import STRATEGIES
 
 
@@ -19,10 +21,10 @@ def lbbench(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_list_shows_every_strategy_and_failover_mode():
+def test_list_shows_strategies_failover_modes_fault_kinds_and_profiles():
     done = lbbench("list")
     assert done.returncode == 0, done.stderr
-    for name in [*STRATEGIES, *FAILOVER_MODES]:
+    for name in [*STRATEGIES, *FAILOVER_MODES, *FAULT_KINDS, *(p.name for p in list_profiles())]:
         assert name in done.stdout
 
 

@@ -91,7 +91,7 @@ def test_the_loop_is_open_a_stall_shows_in_the_corrected_tail(tmp_path):
     assert c_unc <= c_corr / 5, (c_unc, c_corr)
     # Open loop: requests kept going out during the stall, and waited.
     assert o_corr >= 400.0, o_corr
-    assert opened["generator"]["valid"], opened["generator"]
+    assert opened["requests"]["lost"] == closed["requests"]["lost"] == 0
 
 
 def test_crash_failover_fail_fast_shows_errors_retry_none_and_eject_detects_fast():

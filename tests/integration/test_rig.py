@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import signal
+import time
+
 import zmq
 
+from lbbench.loadgen import LoadRun
 from lbbench.runner import Rig
 from tests.integration.helpers import request, scenario
 
@@ -57,3 +61,42 @@ def test_control_rejects_bad_commands_with_a_clear_error_and_changes_nothing():
         assert {b["health"] for b in stats["backends"]} == {"healthy"}
         answer = rig.control({"cmd": "set", "strategy": "peak_ewma", "failover": "eject,retry"})
         assert answer == {"ok": True, "strategy": "peak_ewma", "failover": "eject+retry"}
+
+
+def test_two_generator_processes_merge_their_histograms_without_loss():
+    spec = scenario("uniform", rate=400.0, duration_s=2.0, processes=2)
+    with Rig(spec, seed=1) as rig:
+        rig.wait_ready()
+        report = LoadRun(spec.load, rig.frontend, time.monotonic() + 0.3, seed=5).wait(20.0)
+        stats = rig.control({"cmd": "stats"})
+    recorder = report.recorder
+    assert report.valid, report.problems
+    assert recorder.corrected.get_total_count() == recorder.answered == recorder.sent
+    assert recorder.sent == stats["received"] == stats["answered"]
+    assert 600 <= recorder.sent <= 1000
+
+
+def test_sigterm_drains_the_balancer_and_answers_everything_in_flight():
+    spec = scenario("uniform", strategy="round_robin")
+    with Rig(spec, seed=1) as rig:
+        rig.wait_ready()
+        for target in ("t0", "t1", "t2", "t3"):
+            rig.control({"cmd": "fault", "target": target, "kind": "slow", "factor": 200.0})
+        context = zmq.Context.instance()
+        dealer = context.socket(zmq.DEALER)
+        dealer.setsockopt(zmq.LINGER, 0)
+        dealer.connect(rig.frontend)
+        for i in range(20):
+            dealer.send_multipart([b"", b"slow %d" % i])
+        # wait until the balancer holds all 20
+        deadline = time.monotonic() + 5.0
+        while rig.control({"cmd": "stats"})["pending"] < 20:
+            assert time.monotonic() < deadline, "requests never reached the balancer"
+        rig.balancer.popen.send_signal(signal.SIGTERM)
+        answers = []
+        while len(answers) < 20 and dealer.poll(5000):
+            answers.append(dealer.recv_multipart())
+        dealer.close(0)
+        assert rig.balancer.popen.wait(timeout=10) == 0
+    assert len(answers) == 20
+    assert {a[1] for a in answers} <= {b"ok", b"timeout"}

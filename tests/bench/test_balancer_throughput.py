@@ -1,0 +1,211 @@
+"""The balancer beside zmq.proxy (a ROUTER/DEALER device in C) on the same workers and client.
+
+Measure with:  pytest tests/bench/test_balancer_throughput.py --benchmark-enable -s
+Each case forwards the same number of requests, kept ``WINDOW`` deep in
+flight by one DEALER client, through two echo workers. extra_info records
+requests/s, the CPU per request of the forwarding process, and the ratio
+to zmq.proxy measured in the same run. Nothing here asserts a speed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import zmq
+
+REQUESTS = 20_000
+WINDOW = 64
+ROOT = Path(__file__).resolve().parents[2]
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _spawn(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+
+@contextmanager
+def _processes(*popens: subprocess.Popen[str]):
+    try:
+        yield
+    finally:
+        for process in popens:
+            process.kill()
+            process.wait(timeout=5)
+            if process.stdout:
+                process.stdout.close()
+
+
+def _pump(frontend: str, count: int) -> float:
+    """Send ``count`` requests ``WINDOW`` deep; seconds until the last reply."""
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(frontend)
+    # warm up: the route must exist before timing starts
+    deadline = time.monotonic() + 10
+    sock.send_multipart([b"", b"warm"])
+    while not sock.poll(100):
+        assert time.monotonic() < deadline, "no reply: rig not up"
+    sock.recv_multipart()
+    sent = received = 0
+    start = time.perf_counter()
+    while received < count:
+        while sent < count and sent - received < WINDOW:
+            sock.send_multipart([b"", b"x" * 32])
+            sent += 1
+        assert sock.poll(10_000), "replies stopped"
+        while True:
+            try:
+                sock.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            received += 1
+    elapsed = time.perf_counter() - start
+    sock.close(0)
+    return elapsed
+
+
+@contextmanager
+def _proxy_rig():
+    proxy = _spawn("-m", "tests.bench.workers", "proxy")
+    endpoints = json.loads(proxy.stdout.readline())
+    workers = [
+        _spawn("-m", "tests.bench.workers", "proxy-worker", endpoints["backend"]) for _ in range(2)
+    ]
+    with _processes(proxy, *workers):
+        yield endpoints["frontend"], proxy.pid
+
+
+@contextmanager
+def _balancer_rig(strategy: str):
+    balancer = _spawn(
+        "-m", "lbbench", "balancer", "--strategy", strategy, "--announce",
+        "--frontend", "tcp://127.0.0.1:*", "--backend", "tcp://127.0.0.1:*",
+        "--control", "tcp://127.0.0.1:*",
+    )  # fmt: skip
+    endpoints = json.loads(balancer.stdout.readline())["balancer"]
+    workers = [
+        _spawn("-m", "tests.bench.workers", "target", f"w{i}", endpoints["backend"])
+        for i in range(2)
+    ]
+    with _processes(balancer, *workers):
+        control = zmq.Context.instance().socket(zmq.REQ)
+        control.setsockopt(zmq.LINGER, 0)
+        control.connect(endpoints["control"])
+        deadline = time.monotonic() + 10
+        while True:  # poll until both workers have joined
+            control.send_json({"cmd": "stats"})
+            assert control.poll(5000)
+            if len(control.recv_json()["backends"]) == 2:
+                break
+            assert time.monotonic() < deadline, "workers never joined"
+        control.close(0)
+        yield endpoints["frontend"], balancer.pid
+
+
+def _measure(rig) -> tuple[float, float]:
+    """(requests per second, CPU seconds per request of the forwarding process)."""
+    with rig as (frontend, pid):
+        cpu = _cpu_seconds(pid)
+        elapsed = _pump(frontend, REQUESTS)
+        cpu = _cpu_seconds(pid) - cpu
+    return REQUESTS / elapsed, cpu / REQUESTS
+
+
+@pytest.mark.parametrize("strategy", ["round_robin", "p2c"])
+def test_balancer_throughput_beside_zmq_proxy(benchmark, strategy):
+    proxy_rps, proxy_cpu = _measure(_proxy_rig())
+    results: list[tuple[float, float]] = []
+
+    def forward():
+        results.append(_measure(_balancer_rig(strategy)))
+
+    benchmark.pedantic(forward, rounds=3 if benchmark.enabled else 1, iterations=1)
+    balancer_rps = max(r[0] for r in results)
+    balancer_cpu = min(r[1] for r in results)
+    benchmark.extra_info.update(
+        {
+            "requests": REQUESTS,
+            "window": WINDOW,
+            "balancer_rps": round(balancer_rps),
+            "zmq_proxy_rps": round(proxy_rps),
+            "ratio_to_zmq_proxy": round(balancer_rps / proxy_rps, 3),
+            "balancer_cpu_us_per_request": round(balancer_cpu * 1e6, 1),
+            "zmq_proxy_cpu_us_per_request": round(proxy_cpu * 1e6, 1),
+        }
+    )
+    print(f"\n{strategy}: {benchmark.extra_info}")
+    assert balancer_rps > 0 and proxy_rps > 0
+
+
+def _median_round_trip(frontend: str, count: int = 2000) -> float:
+    sock = zmq.Context.instance().socket(zmq.REQ)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(frontend)
+    times = []
+    for _ in range(count):
+        start = time.perf_counter()
+        sock.send(b"x" * 32)
+        assert sock.poll(10_000)
+        sock.recv_multipart()
+        times.append(time.perf_counter() - start)
+    sock.close(0)
+    times.sort()
+    return times[len(times) // 2]
+
+
+ZERO_LATENCY = """
+name = "instant"
+[defaults]
+latency = { dist = "fixed", ms = 0.0 }
+[[target]]
+id = "t0"
+"""
+
+
+def test_added_median_latency_against_going_direct(benchmark, tmp_path):
+    """One request at a time to the same target process: direct, and through the balancer."""
+    profile = tmp_path / "instant.toml"
+    profile.write_text(ZERO_LATENCY)
+    medians: list[tuple[float, float]] = []
+
+    def both_ways():
+        balancer = _spawn(
+            "-m", "lbbench", "balancer", "--strategy", "p2c", "--announce",
+            "--frontend", "tcp://127.0.0.1:*", "--backend", "tcp://127.0.0.1:*",
+            "--control", "", "--targets", str(profile),
+        )  # fmt: skip
+        endpoints = json.loads(balancer.stdout.readline())["balancer"]
+        target = _spawn(
+            "-m", "lbbench", "target", "--id", "t0", "--targets", str(profile),
+            "--backend", endpoints["backend"], "--bind", "tcp://127.0.0.1:*", "--announce",
+        )  # fmt: skip
+        with _processes(balancer, target):
+            direct_address = json.loads(target.stdout.readline())["direct"]
+            _median_round_trip(endpoints["frontend"], 200)  # warm up both paths
+            _median_round_trip(direct_address, 200)
+            medians.append(
+                (_median_round_trip(direct_address), _median_round_trip(endpoints["frontend"]))
+            )
+
+    benchmark.pedantic(both_ways, rounds=3 if benchmark.enabled else 1, iterations=1)
+    direct, through = min(m[0] for m in medians), min(m[1] for m in medians)
+    benchmark.extra_info.update(
+        {
+            "direct_median_us": round(direct * 1e6, 1),
+            "balancer_median_us": round(through * 1e6, 1),
+            "added_median_us": round((through - direct) * 1e6, 1),
+        }
+    )
+    print(f"\nlatency: {benchmark.extra_info}")

@@ -1,0 +1,90 @@
+"""Bad input on the command line: one line naming what and where, exit code 2."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+
+import pytest
+
+
+def lbbench(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lbbench", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+PROFILES = [
+    # file text, words the error must contain
+    ('name = "x"\n[[target]\nid = 1', "invalid TOML"),
+    ('[[target]]\nid = "t0"\nweight = 0', "target[0].weight: must be an integer >= 1"),
+    ('[[target]]\nid = "t0"\n[[target]]\nid = "t0"', "target[1].id: duplicate target id"),
+    (
+        '[[target]]\nid = "t0"\n[[fault]]\nat_s = 1\ntarget = "t0"\nkind = "melt"',
+        "fault[0].kind: unknown fault kind 'melt'",
+    ),
+    (
+        '[[target]]\nid = "t0"\n[[fault]]\nat_s = 1\ntarget = "t9"\nkind = "hang"',
+        "fault[0].target: no target with id 't9'",
+    ),
+    (
+        '[defaults]\nlatency = { dist = "gamma", k = 2 }\n[[target]]\nid = "t0"',
+        "defaults.latency.dist: unknown distribution 'gamma'",
+    ),
+    ('[[target]]\nid = "t0"\ncolour = "red"', "target[0].colour: unknown key"),
+]
+
+
+def assert_one_line_error(done: subprocess.CompletedProcess[str], *words: str) -> None:
+    assert done.returncode == 2, (done.returncode, done.stderr)
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+@pytest.mark.parametrize(("text", "words"), PROFILES)
+def test_a_bad_profile_is_one_line_naming_the_file_and_key(tmp_path, text, words):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    done = lbbench("run", "--targets", str(path), "--duration", "1", "--out", str(tmp_path))
+    assert_one_line_error(done, str(path), words)
+    assert not list(tmp_path.glob("*.json")), "no result may be written for bad input"
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["run", "--strategy", "fastest"], ["strategy", "unknown strategy 'fastest'"]),
+        (["run", "--failover", "retry,pray"], ["--failover", "unknown failover mode 'pray'"]),
+        (["run", "--suite", "nightly"], ["--suite", "unknown suite 'nightly'"]),
+        (["run", "--rate", "-5"], ["--rate", "must be > 0"]),
+        (["run", "--rate", "100", "--arrival", "bursty"], ["--arrival", "unknown 'bursty'"]),
+        (["run", "--targets", "nowhere"], ["--targets", "no profile 'nowhere'"]),
+        (["run", "--rate", "fast"], ["argument --rate: invalid float value"]),
+        (["balancer", "--strategy", "p3c"], ["strategy", "unknown strategy 'p3c'"]),
+        (
+            ["balancer", "--strategy", "maglev", "--option", "table_size=100"],
+            ["strategy.maglev.table_size", "prime"],
+        ),
+        (["target", "--targets", "uniform", "--id", "t7"], ["no target with id 't7'"]),
+    ],
+)
+def test_bad_flags_are_one_line_and_exit_2(tmp_path, args, words):
+    done = lbbench(*args, "--out", str(tmp_path)) if args[0] == "run" else lbbench(*args)
+    assert_one_line_error(done, *words)
+
+
+def test_a_port_in_use_names_the_address():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        address = f"tcp://127.0.0.1:{port}"
+        done = lbbench("balancer", "--frontend", address, "--control", "tcp://127.0.0.1:*")
+    assert_one_line_error(done, "--frontend", address, "already in use")
