@@ -345,6 +345,10 @@ def _gate(args: argparse.Namespace) -> int:
         console.print(_comparison_table(rows, f"gate: baseline {args.baseline} -> {args.current}"))
         for warning in environment_warnings(baseline + current):
             Console(stderr=True).print(f"[yellow]warning:[/] environments differ: {warning}")
+        for scenario in sorted({r["scenario"] for r in rows if not r["valid"]}):
+            Console(stderr=True).print(
+                f"[yellow]warning:[/] {scenario} is marked invalid on one side; see its problems"
+            )
         for row in failures:
             console.print(
                 f"[bold red]REGRESSION[/] {row['scenario']}: {row['metric']} "

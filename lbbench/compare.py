@@ -206,14 +206,19 @@ class Threshold:
     percent: bool
 
     def breached(self, row: Row) -> bool:
-        change = row["change"]
-        if self.percent and self.metric.kind == "index":
-            change = change / row["base"] if row["base"] else 0.0
-        return change > self.limit if self.limit > 0 else change < self.limit
+        """Whether the change from base to other goes past the limit, in the bad direction."""
+        difference = row["other"] - row["base"]
+        if self.percent:
+            difference = difference / row["base"] if row["base"] else 0.0
+        return difference > self.limit if self.limit > 0 else difference < self.limit
 
 
 def parse_thresholds(text: str, where: str = "--fail-on") -> list[Threshold]:
-    """``"p99:+10%,throughput:-5%,jain:-0.02"``: the worst tolerated change per metric."""
+    """``"p99:+10%,throughput:-5%,jain:-0.02"``: the worst tolerated change per metric.
+
+    With ``%`` the change is relative to the baseline; without, it is in the
+    metric's own unit (ms, req/s, or index points).
+    """
     thresholds = []
     for part in filter(None, (p.strip() for p in text.split(","))):
         name, sep, amount = part.partition(":")
