@@ -338,6 +338,7 @@ def _gate(args: argparse.Namespace) -> int:
     if not rows:
         raise ConfigError("gate", f"no scenario of {args.current} matches the baseline")
     failures = gate(rows, thresholds)
+    invalid = sorted({r["scenario"] for r in rows if not r["valid"]})
     if args.json:
         print(json.dumps({"rows": rows, "failures": failures}, indent=1))
     else:
@@ -345,7 +346,7 @@ def _gate(args: argparse.Namespace) -> int:
         console.print(_comparison_table(rows, f"gate: baseline {args.baseline} -> {args.current}"))
         for warning in environment_warnings(baseline + current):
             Console(stderr=True).print(f"[yellow]warning:[/] environments differ: {warning}")
-        for scenario in sorted({r["scenario"] for r in rows if not r["valid"]}):
+        for scenario in invalid:
             Console(stderr=True).print(
                 f"[yellow]warning:[/] {scenario} is marked invalid on one side; see its problems"
             )
@@ -356,6 +357,9 @@ def _gate(args: argparse.Namespace) -> int:
             )
         if not failures:
             console.print("gate: no significant regression beyond the thresholds")
+    if invalid and args.require_valid:
+        print("gate: cannot judge: a measurement is invalid (exit 3)", file=sys.stderr)
+        return 3
     return 1 if failures else 0
 
 
@@ -414,6 +418,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--fail-on",
         default="p99:+10%,throughput:-5%,jain:-0.02",
         help='worst tolerated changes, e.g. "p99:+10%%,throughput:-5%%,jain:-0.02"',
+    )
+    gat.add_argument(
+        "--require-valid",
+        action="store_true",
+        help="exit 3 instead of judging when a scenario is marked invalid",
     )
     gat.add_argument("--json", action="store_true")
     gat.set_defaults(func=_gate)

@@ -47,10 +47,23 @@ def run_set(tmp_path, name: str, mean: float, out: str) -> None:
     assert done.returncode == 0, done.stderr
 
 
+def valid(folder) -> bool:
+    return all(
+        s["valid"] for f in folder.glob("*.json") for s in json.loads(f.read_text())["scenarios"]
+    )
+
+
 def test_compare_gate_and_report_on_live_result_sets(tmp_path):
-    run_set(tmp_path, "normal", 3.0, "base")
-    run_set(tmp_path, "slow", 6.0, "slow")
-    base, slow = str(tmp_path / "base"), str(tmp_path / "slow")
+    # A machine too busy to hold the load marks runs invalid; measure again
+    # (at most twice) rather than judge invalid numbers.
+    for attempt in range(2):
+        root = tmp_path / str(attempt)
+        root.mkdir()
+        run_set(root, "normal", 3.0, "base")
+        run_set(root, "slow", 6.0, "slow")
+        if valid(root / "base") and valid(root / "slow"):
+            break
+    base, slow = str(root / "base"), str(root / "slow")
 
     same = json.loads(lbbench("compare", base, base, "--json").stdout)
     assert not [r for r in same["comparisons"][0]["rows"] if r["significant"]]
@@ -66,6 +79,9 @@ def test_compare_gate_and_report_on_live_result_sets(tmp_path):
     gated = lbbench("gate", slow, "--baseline", base, "--fail-on", CI_THRESHOLDS)
     assert gated.returncode == 1, gated.stdout
     assert "REGRESSION" in gated.stdout
+
+    p99 = next(r for r in changed["comparisons"][0]["rows"] if r["metric"] == "p99")
+    assert p99["significant"] and p99["worse"] and p99["in_words"].endswith("slower"), p99
 
     report = tmp_path / "report.html"
     done = lbbench("report", base, slow, "--out", str(report), "--png", str(tmp_path / "png"))
