@@ -8,13 +8,13 @@ flag would use, so a user can find what to fix.
 from __future__ import annotations
 
 import dataclasses
-import math
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, ClassVar, TypeVar
 
+from lbbench.checks import check_number
 from lbbench.errors import ConfigError
 
 FAILOVER_MODES: dict[str, str] = {
@@ -27,29 +27,7 @@ FAILOVER_MODES: dict[str, str] = {
 }
 
 
-def _number(where: str, value: Any, *, integer: bool = False) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(where, f"must be a number, got {value!r}")
-    if integer and not isinstance(value, int):
-        raise ConfigError(where, f"must be an integer, got {value!r}")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ConfigError(where, f"must be finite, got {value!r}")
-
-
-def _check(
-    where: str,
-    value: Any,
-    *,
-    low: float | None = None,
-    high: float | None = None,
-    low_open: bool = False,
-    integer: bool = False,
-) -> None:
-    _number(where, value, integer=integer)
-    if low is not None and (value <= low if low_open else value < low):
-        raise ConfigError(where, f"must be {'>' if low_open else '>='} {low}, got {value!r}")
-    if high is not None and value > high:
-        raise ConfigError(where, f"must be <= {high}, got {value!r}")
+_check = check_number
 
 
 @dataclass(frozen=True)

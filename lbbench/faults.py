@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from lbbench.checks import check_number
 from lbbench.errors import ConfigError
 
 # distribution -> its parameters (all required)
@@ -93,10 +94,7 @@ class Latency:
 
 
 def _positive(where: str, value: Any, *, zero_ok: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ConfigError(where, f"must be a number, got {value!r}")
-    if value < 0 or (value == 0 and not zero_ok):
-        raise ConfigError(where, f"must be {'>=' if zero_ok else '>'} 0, got {value!r}")
+    check_number(where, value, low=0, low_open=not zero_ok)
     return float(value)
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import random
 import struct
@@ -34,6 +33,7 @@ from typing import Any
 
 import zmq
 
+from lbbench.checks import check_number
 from lbbench.errors import ConfigError
 from lbbench.recorder import Recorder
 
@@ -64,9 +64,7 @@ class LoadSpec:
 
     def __post_init__(self) -> None:
         def positive(flag: str, value: float, zero_ok: bool = False) -> None:
-            bad = isinstance(value, bool) or not isinstance(value, int | float)
-            if bad or not math.isfinite(value) or value < 0 or (value == 0 and not zero_ok):
-                raise ConfigError(flag, f"must be {'>=' if zero_ok else '>'} 0, got {value!r}")
+            check_number(flag, value, low=0, low_open=not zero_ok)
 
         positive("--rate", self.rate)
         positive("--duration", self.duration_s)

@@ -8,6 +8,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, ClassVar, Protocol
 
 from lbbench.backends import BackendState
+from lbbench.checks import check_number
 from lbbench.errors import ConfigError
 
 NO_EXCLUSIONS: frozenset[BackendState] = frozenset()
@@ -177,11 +178,7 @@ def check_range(
     low_open: bool = False,
 ) -> None:
     """Raise a ConfigError unless low <= value <= high (low < value when low_open)."""
-    if low is not None and (value <= low if low_open else value < low):
-        op = ">" if low_open else ">="
-        raise ConfigError(where, f"must be {op} {low}, got {value!r}")
-    if high is not None and value > high:
-        raise ConfigError(where, f"must be <= {high}, got {value!r}")
+    check_number(where, value, low=low, high=high, low_open=low_open)
 
 
 def two_distinct(
