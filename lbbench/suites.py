@@ -57,13 +57,17 @@ def default_suite(seed: int = 1, trials: int = 1) -> list[Scenario]:
 
 
 def smoke_suite(seed: int = 1, trials: int = 1) -> list[Scenario]:
-    """One short scenario: a quick check that the rig works end to end."""
+    """One short scenario: the rig end to end, and what CI gates on.
+
+    Its latency is set by the targets' service time (mean 10 ms) rather than
+    by the rig's own overhead, so a 2x slower service shows as about 2x.
+    """
     return [
         Scenario(
-            name="p2c on uniform",
-            profile=load_profile("uniform"),
+            name="p2c on smoke",
+            profile=load_profile("smoke"),
             strategy="p2c",
-            load=LoadSpec(rate=500, duration_s=2.0),
+            load=LoadSpec(rate=300, duration_s=2.0),
             seed=seed,
             trials=trials,
         )

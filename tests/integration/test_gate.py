@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.integration.helpers import write_profile
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -16,7 +18,7 @@ FLEET = """
 name = "gate-{name}"
 description = "4 targets, exponential service mean {mean} ms"
 [defaults]
-capacity = 4
+capacity = 8
 latency = {{ dist = "exponential", mean_ms = {mean} }}
 [[target]]
 id = "t0"
@@ -55,14 +57,16 @@ def valid(folder) -> bool:
 
 def test_compare_gate_and_report_on_live_result_sets(tmp_path):
     # A machine too busy to hold the load marks runs invalid; measure again
-    # (at most twice) rather than judge invalid numbers.
-    for attempt in range(2):
+    # (at most three times) rather than judge invalid numbers.
+    for attempt in range(3):
         root = tmp_path / str(attempt)
         root.mkdir()
-        run_set(root, "normal", 3.0, "base")
-        run_set(root, "slow", 6.0, "slow")
+        run_set(root, "normal", 10.0, "base")
+        run_set(root, "slow", 20.0, "slow")
         if valid(root / "base") and valid(root / "slow"):
             break
+    else:
+        pytest.skip("the machine was too busy for a valid measurement three times in a row")
     base, slow = str(root / "base"), str(root / "slow")
 
     same = json.loads(lbbench("compare", base, base, "--json").stdout)
