@@ -24,17 +24,19 @@ import contextlib
 import json
 import os
 import random
+import selectors
 import struct
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import zmq
 
 from lbbench.checks import check_number
-from lbbench.errors import ConfigError
+from lbbench.errors import ConfigError, LbbenchError
 from lbbench.recorder import Recorder
 
 ARRIVALS = ("poisson", "constant")
@@ -153,8 +155,16 @@ def _wait(sock: zmq.Socket, seconds: float) -> bool:
     return False
 
 
-def generate(spec: LoadSpec, frontend: str, start_at: float, seed: int) -> dict[str, Any]:
-    """Run one generator until its schedule is done and replies drained; a wire report."""
+def generate(
+    spec: LoadSpec, frontend: str, start_at: float | Callable[[], float], seed: int
+) -> dict[str, Any]:
+    """Run one generator until its schedule is done and replies drained; a wire report.
+
+    ``start_at`` is the monotonic time of the first intended send, or a
+    function called once everything is set up that returns it (the
+    handshake with the parent: no request is scheduled while this process
+    was still importing, so its start-up cannot show up as send lag).
+    """
     rng = random.Random(seed)
     pick_key = _key_sampler(spec, rng)
     context = zmq.Context()
@@ -167,6 +177,8 @@ def generate(spec: LoadSpec, frontend: str, start_at: float, seed: int) -> dict[
     pending: dict[int, tuple[float, float]] = {}
     payload = b"x" * spec.payload_bytes
     monotonic = time.monotonic
+    if callable(start_at):
+        start_at = start_at()
     end_at = start_at + spec.duration_s
     while monotonic() < start_at:
         time.sleep(min(0.001, max(0.0, start_at - monotonic())))
@@ -281,29 +293,44 @@ class LoadRun:
     (its own GIL and socket), independent of how the caller was started.
     """
 
-    def __init__(self, spec: LoadSpec, frontend: str, start_at: float, seed: int) -> None:
+    def __init__(
+        self,
+        spec: LoadSpec,
+        frontend: str,
+        seed: int,
+        lead_s: float = 0.1,
+        ready_timeout_s: float = 30.0,
+    ) -> None:
         self.spec = spec
-        self.start_at = start_at
         share = LoadSpec(**{**spec.as_dict(), "rate": spec.rate / spec.processes})
         if spec.mode == "closed":
             clients = max(1, spec.clients // spec.processes)
             share = LoadSpec(**{**share.as_dict(), "clients": clients})
         self.processes: list[subprocess.Popen[str]] = []
         for index in range(spec.processes):
-            job = {
-                "spec": share.as_dict(),
-                "frontend": frontend,
-                "start_at": start_at,
-                "seed": seed * 1000 + index,
-            }
+            job = {"spec": share.as_dict(), "frontend": frontend, "seed": seed * 1000 + index}
             process = subprocess.Popen(
                 [sys.executable, "-m", "lbbench.loadgen", json.dumps(job)],
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
             )
             self.processes.append(process)
+        # Handshake: every generator says "ready" once imported and connected;
+        # then all get the same start time, ``lead_s`` ahead.
+        deadline = time.monotonic() + ready_timeout_s
+        for process in self.processes:
+            assert process.stdout is not None
+            if not _ready(process.stdout, deadline):
+                self.stop()
+                raise LbbenchError("generator", "a generator process did not get ready in time")
+        self.start_at = time.monotonic() + lead_s
+        for process in self.processes:
+            assert process.stdin is not None
+            process.stdin.write(f"{self.start_at!r}\n")
+            process.stdin.close()
+            process.stdin = None  # written and closed: communicate() must leave it alone
 
     def wait(self, timeout_s: float) -> GeneratorReport:
         recorder = Recorder()
@@ -324,7 +351,7 @@ class LoadRun:
                 last = (err.strip().splitlines() or ["no message"])[-1]
                 problems.append(f"a generator process failed: {last}")
                 continue
-            data = json.loads(out)
+            data = json.loads(out.strip().splitlines()[-1])
             recorder.merge(Recorder.from_wire(data["recorder"]))
             elapsed = max(elapsed, data["elapsed_s"])
             late += data["late"]
@@ -370,10 +397,27 @@ def _prefer_the_generator() -> None:
         os.setpriority(os.PRIO_PROCESS, 0, -10)
 
 
+def _ready(stream: Any, deadline: float) -> bool:
+    selector = selectors.DefaultSelector()
+    selector.register(stream, selectors.EVENT_READ)
+    try:
+        while time.monotonic() < deadline:
+            if selector.select(timeout=0.1):
+                return stream.readline().strip() == "ready"
+        return False
+    finally:
+        selector.close()
+
+
 def main() -> int:
     _prefer_the_generator()
     job = json.loads(sys.argv[1])
-    report = generate(LoadSpec(**job["spec"]), job["frontend"], job["start_at"], job["seed"])
+
+    def handshake() -> float:
+        print("ready", flush=True)
+        return float(sys.stdin.readline())
+
+    report = generate(LoadSpec(**job["spec"]), job["frontend"], handshake, job["seed"])
     sys.stdout.write(json.dumps(report))
     return 0
 

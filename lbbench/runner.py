@@ -284,8 +284,8 @@ def run_trial(scenario: Scenario, index: int, progress: Progress | None = None) 
     load = scenario.load
     with Rig(scenario, seed) as rig:
         rig.wait_ready()
-        start = time.monotonic() + 0.3
-        generator = LoadRun(load, rig.frontend, start, seed)
+        generator = LoadRun(load, rig.frontend, seed)
+        start = generator.start_at
         schedule: list[tuple[float, str, Fault]] = []
         for fault in scenario.profile.faults:
             schedule.append((start + fault.at_s, "start", fault))

@@ -44,8 +44,8 @@ def test_nothing_is_lost_when_a_target_is_killed_with_sigkill(failover):
     spec = scenario("uniform", "round_robin", failover, rate=300.0, duration_s=3.0)
     with Rig(spec, seed=3) as rig:
         rig.wait_ready()
-        start = time.monotonic() + 0.3
-        load = LoadRun(spec.load, rig.frontend, start, seed=3)
+        load = LoadRun(spec.load, rig.frontend, seed=3)
+        start = load.start_at
         victim = rig.targets["t2"].popen
         while time.monotonic() < start + 1.0:
             time.sleep(0.01)  # sleep-ok: pacing the kill one second into the load
