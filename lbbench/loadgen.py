@@ -37,6 +37,7 @@ import zmq
 
 from lbbench.checks import check_number
 from lbbench.errors import ConfigError, LbbenchError
+from lbbench.protocol import recv_frames, send_frames
 from lbbench.recorder import Recorder
 
 ARRIVALS = ("poisson", "constant")
@@ -191,7 +192,7 @@ def generate(
         # its status, so each answer finds its request.
         tag = _SEQ.pack(seq)
         frames = [tag, b"", pick_key(), payload] if pick_key else [tag, b"", payload]
-        sock.send_multipart(frames)
+        send_frames(sock, frames)
         actual = monotonic()
         if actual > end_at + 0.005:
             late[0] += 1
@@ -202,7 +203,7 @@ def generate(
         received = 0
         while True:
             try:
-                frames = sock.recv_multipart(zmq.NOBLOCK)
+                frames = recv_frames(sock)
             except zmq.Again:
                 return received
             now = monotonic()

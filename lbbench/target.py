@@ -96,7 +96,7 @@ class Target:
             return
         # Nobody to talk to yet drops the message: the balancer re-asks with WHO.
         with contextlib.suppress(zmq.Again):
-            self.dealer.send_multipart(frames, zmq.NOBLOCK)
+            p.send_frames(self.dealer, frames, True)
 
     def announce(self) -> None:
         meta = {
@@ -151,7 +151,7 @@ class Target:
             if origin == _BALANCER:
                 self._to_balancer([p.REP, attempt, status, payload])
             elif self.direct is not None:
-                self.direct.send_multipart(p.reply_frames(route, status, self.ident, payload))
+                p.send_frames(self.direct, p.reply_frames(route, status, self.ident, payload))
         self._start_service(now)
 
     @property
@@ -229,7 +229,7 @@ class Target:
                 handler = self._on_balancer if sock is self.dealer else self._on_direct
                 for _ in range(1000):
                     try:
-                        frames = sock.recv_multipart(zmq.NOBLOCK)
+                        frames = p.recv_frames(sock)
                     except zmq.Again:
                         break
                     handler(frames, time.monotonic())

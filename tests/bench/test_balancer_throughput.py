@@ -209,3 +209,40 @@ def test_added_median_latency_against_going_direct(benchmark, tmp_path):
         }
     )
     print(f"\nlatency: {benchmark.extra_info}")
+
+
+INSTANT = """
+name = "instant"
+[defaults]
+capacity = 1000
+latency = { dist = "fixed", ms = 0.0 }
+[[target]]
+id = "t0"
+"""
+
+
+def test_one_target_process_direct_throughput(benchmark, tmp_path):
+    """How many requests a second one mock target serves (zero service time, direct)."""
+    profile = tmp_path / "instant.toml"
+    profile.write_text(INSTANT)
+    results: list[tuple[float, float]] = []
+
+    def serve():
+        target = _spawn(
+            "-m", "lbbench", "target", "--id", "t0", "--targets", str(profile),
+            "--backend", "none", "--bind", "tcp://127.0.0.1:*", "--announce",
+        )  # fmt: skip
+        with _processes(target):
+            address = json.loads(target.stdout.readline())["direct"]
+            cpu = _cpu_seconds(target.pid)
+            elapsed = _pump(address, REQUESTS)
+            results.append((REQUESTS / elapsed, (_cpu_seconds(target.pid) - cpu) / REQUESTS))
+
+    benchmark.pedantic(serve, rounds=3 if benchmark.enabled else 1, iterations=1)
+    benchmark.extra_info.update(
+        {
+            "target_rps": round(max(r[0] for r in results)),
+            "target_cpu_us_per_request": round(min(r[1] for r in results) * 1e6, 1),
+        }
+    )
+    print(f"\ntarget: {benchmark.extra_info}")

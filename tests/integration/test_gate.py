@@ -49,9 +49,12 @@ def run_set(tmp_path, name: str, mean: float, out: str) -> None:
     assert done.returncode == 0, done.stderr
 
 
-def valid(folder) -> bool:
+def mostly_valid(folder) -> bool:
+    """At least 4 of the 5 trials of every scenario were valid measurements."""
     return all(
-        s["valid"] for f in folder.glob("*.json") for s in json.loads(f.read_text())["scenarios"]
+        sum(t["valid"] for t in s["trials"]) >= 4
+        for f in folder.glob("*.json")
+        for s in json.loads(f.read_text())["scenarios"]
     )
 
 
@@ -63,7 +66,7 @@ def test_compare_gate_and_report_on_live_result_sets(tmp_path):
         root.mkdir()
         run_set(root, "normal", 10.0, "base")
         run_set(root, "slow", 20.0, "slow")
-        if valid(root / "base") and valid(root / "slow"):
+        if mostly_valid(root / "base") and mostly_valid(root / "slow"):
             break
     else:
         pytest.skip("the machine was too busy for a valid measurement three times in a row")
