@@ -322,8 +322,8 @@ class LoadRun:
         # then all get the same start time, ``lead_s`` ahead.
         deadline = time.monotonic() + ready_timeout_s
         for process in self.processes:
-            assert process.stdout is not None
-            if not _ready(process.stdout, deadline):
+            line = read_line(process, deadline)
+            if line is None or line.strip() != "ready":
                 self.stop()
                 raise LbbenchError("generator", "a generator process did not get ready in time")
         self.start_at = time.monotonic() + lead_s
@@ -398,14 +398,25 @@ def _prefer_the_generator() -> None:
         os.setpriority(os.PRIO_PROCESS, 0, -10)
 
 
-def _ready(stream: Any, deadline: float) -> bool:
+def read_line(process: subprocess.Popen[Any], deadline: float) -> str | None:
+    """One line from a child's stdout by ``deadline`` (monotonic); None if it never came.
+
+    Polls with a short timeout so that a child that died is noticed at once.
+    """
+    stream = process.stdout
+    assert stream is not None
     selector = selectors.DefaultSelector()
     selector.register(stream, selectors.EVENT_READ)
     try:
         while time.monotonic() < deadline:
             if selector.select(timeout=0.1):
-                return stream.readline().strip() == "ready"
-        return False
+                line = stream.readline()
+                if not line:
+                    return None  # closed: the process is gone
+                return line.decode() if isinstance(line, bytes) else line
+            if process.poll() is not None:
+                return None
+        return None
     finally:
         selector.close()
 

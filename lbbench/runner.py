@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import json
-import selectors
 import signal
 import subprocess
 import sys
@@ -31,7 +30,7 @@ import zmq
 from lbbench.config import FailoverConfig, RouterConfig
 from lbbench.errors import LbbenchError
 from lbbench.faults import Fault
-from lbbench.loadgen import LoadRun, LoadSpec
+from lbbench.loadgen import LoadRun, LoadSpec, read_line
 from lbbench.metrics import failover_timing, fairness
 from lbbench.outcomes import OUTCOMES
 from lbbench.profiles import FleetProfile
@@ -105,23 +104,10 @@ class _Process:
         )
 
     def read_line(self, timeout_s: float) -> str:
-        stream = self.popen.stdout
-        assert stream is not None
-        selector = selectors.DefaultSelector()
-        selector.register(stream, selectors.EVENT_READ)
-        deadline = time.monotonic() + timeout_s
-        try:
-            while time.monotonic() < deadline:
-                if selector.select(timeout=0.1):
-                    line = stream.readline()
-                    if line:
-                        return line.decode()
-                    break  # closed: the process is gone
-                if self.popen.poll() is not None:
-                    break
-        finally:
-            selector.close()
-        raise RigError(self.name, f"did not start: {self.last_words()}")
+        line = read_line(self.popen, time.monotonic() + timeout_s)
+        if line is None:
+            raise RigError(self.name, f"did not start: {self.last_words()}")
+        return line
 
     def last_words(self) -> str:
         self.log.flush()

@@ -10,7 +10,8 @@ from statistics import median
 from typing import Any
 
 from lbbench.backends import BackendState
-from lbbench.strategies.base import Pool, RequestView, Strategy, check_range, register
+from lbbench.checks import check_number
+from lbbench.strategies.base import Pool, RequestView, Strategy, register
 from lbbench.strategies.peak_ewma import PeakEwma
 from lbbench.strategies.weighted_rr import WeightedRoundRobin
 
@@ -56,11 +57,11 @@ class Adaptive(Strategy):
         min_dwell_s: float = 2.0,
     ) -> None:
         super().__init__(rng)
-        check_range("strategy.adaptive.interval_s", interval_s, low=0.0, low_open=True)
-        check_range("strategy.adaptive.converge_ratio", converge_ratio, low=1.0)
-        check_range("strategy.adaptive.diverge_ratio", diverge_ratio, low=converge_ratio)
-        check_range("strategy.adaptive.min_samples", min_samples, low=1)
-        check_range("strategy.adaptive.min_dwell_s", min_dwell_s, low=0.0)
+        check_number("strategy.adaptive.interval_s", interval_s, low=0.0, low_open=True)
+        check_number("strategy.adaptive.converge_ratio", converge_ratio, low=1.0)
+        check_number("strategy.adaptive.diverge_ratio", diverge_ratio, low=converge_ratio)
+        check_number("strategy.adaptive.min_samples", min_samples, low=1)
+        check_number("strategy.adaptive.min_dwell_s", min_dwell_s, low=0.0)
         self.interval_s = interval_s
         self.diverge_ratio = diverge_ratio
         self.converge_ratio = converge_ratio

@@ -8,7 +8,6 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, ClassVar, Protocol
 
 from lbbench.backends import BackendState
-from lbbench.checks import check_number
 from lbbench.errors import ConfigError
 
 NO_EXCLUSIONS: frozenset[BackendState] = frozenset()
@@ -167,18 +166,6 @@ def make_strategy(
         ):
             raise ConfigError(f"{where}.{key}", f"expected {type(default).__name__}, got {value!r}")
     return cls(rng, **options)
-
-
-def check_range(
-    where: str,
-    value: float,
-    *,
-    low: float | None = None,
-    high: float | None = None,
-    low_open: bool = False,
-) -> None:
-    """Raise a ConfigError unless low <= value <= high (low < value when low_open)."""
-    check_number(where, value, low=low, high=high, low_open=low_open)
 
 
 def two_distinct(

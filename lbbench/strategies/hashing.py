@@ -9,13 +9,13 @@ from collections.abc import Collection
 from hashlib import blake2b
 
 from lbbench.backends import BackendState
+from lbbench.checks import check_number
 from lbbench.errors import ConfigError
 from lbbench.strategies.base import (
     NO_EXCLUSIONS,
     Pool,
     RequestView,
     Strategy,
-    check_range,
     register,
 )
 
@@ -68,7 +68,7 @@ class _KeyHashing(Strategy):
 
     def __init__(self, rng: random.Random, bounded_load: bool, load_factor: float) -> None:
         super().__init__(rng)
-        check_range(f"strategy.{self.name}.load_factor", load_factor, low=1.0, low_open=True)
+        check_number(f"strategy.{self.name}.load_factor", load_factor, low=1.0, low_open=True)
         self.bounded_load = bounded_load
         self.load_factor = float(load_factor)
         self._universe: tuple[BackendState, ...] | None = None
@@ -164,8 +164,8 @@ class RingHash(_KeyHashing):
         load_factor: float = 1.25,
     ) -> None:
         super().__init__(rng, bounded_load, load_factor)
-        check_range("strategy.ring_hash.vnodes", vnodes, low=1)
-        check_range("strategy.ring_hash.max_ring_size", max_ring_size, low=1)
+        check_number("strategy.ring_hash.vnodes", vnodes, low=1)
+        check_number("strategy.ring_hash.max_ring_size", max_ring_size, low=1)
         self.vnodes = int(vnodes)
         self.max_ring_size = int(max_ring_size)
         self._hashes: list[int] = []

@@ -6,7 +6,8 @@ import math
 import random
 
 from lbbench.backends import BackendState
-from lbbench.strategies.base import Pool, RequestView, Strategy, check_range, register, two_distinct
+from lbbench.checks import check_number
+from lbbench.strategies.base import Pool, RequestView, Strategy, register, two_distinct
 
 # Finagle scores a backend with requests in flight but no latency history
 # this high, so it is tried only when nothing measured is available.
@@ -58,7 +59,7 @@ class PeakEwma(Strategy):
 
     def __init__(self, rng: random.Random, *, decay_s: float = 10.0) -> None:
         super().__init__(rng)
-        check_range("strategy.peak_ewma.decay_s", decay_s, low=0.0, low_open=True)
+        check_number("strategy.peak_ewma.decay_s", decay_s, low=0.0, low_open=True)
         self.tau = float(decay_s)
         self._costs: dict[BackendState, PeakCost] = {}
 

@@ -165,32 +165,44 @@ def _median_round_trip(frontend: str, count: int = 2000) -> float:
     return times[len(times) // 2]
 
 
-ZERO_LATENCY = """
+INSTANT = """
 name = "instant"
 [defaults]
+capacity = 1000
 latency = { dist = "fixed", ms = 0.0 }
 [[target]]
 id = "t0"
 """
 
 
-def test_added_median_latency_against_going_direct(benchmark, tmp_path):
-    """One request at a time to the same target process: direct, and through the balancer."""
+@pytest.fixture
+def instant_profile(tmp_path) -> Path:
+    """A target that answers at once, so only the path to it is measured."""
     profile = tmp_path / "instant.toml"
-    profile.write_text(ZERO_LATENCY)
+    profile.write_text(INSTANT)
+    return profile
+
+
+def _direct_target(profile: Path, backend: str) -> subprocess.Popen[str]:
+    """A mock target that also serves clients directly (its address on stdout)."""
+    return _spawn(
+        "-m", "lbbench", "target", "--id", "t0", "--targets", str(profile),
+        "--backend", backend, "--bind", "tcp://127.0.0.1:*", "--announce",
+    )  # fmt: skip
+
+
+def test_added_median_latency_against_going_direct(benchmark, instant_profile):
+    """One request at a time to the same target process: direct, and through the balancer."""
     medians: list[tuple[float, float]] = []
 
     def both_ways():
         balancer = _spawn(
             "-m", "lbbench", "balancer", "--strategy", "p2c", "--announce",
             "--frontend", "tcp://127.0.0.1:*", "--backend", "tcp://127.0.0.1:*",
-            "--control", "", "--targets", str(profile),
+            "--control", "", "--targets", str(instant_profile),
         )  # fmt: skip
         endpoints = json.loads(balancer.stdout.readline())["balancer"]
-        target = _spawn(
-            "-m", "lbbench", "target", "--id", "t0", "--targets", str(profile),
-            "--backend", endpoints["backend"], "--bind", "tcp://127.0.0.1:*", "--announce",
-        )  # fmt: skip
+        target = _direct_target(instant_profile, endpoints["backend"])
         with _processes(balancer, target):
             direct_address = json.loads(target.stdout.readline())["direct"]
             _median_round_trip(endpoints["frontend"], 200)  # warm up both paths
@@ -211,27 +223,12 @@ def test_added_median_latency_against_going_direct(benchmark, tmp_path):
     print(f"\nlatency: {benchmark.extra_info}")
 
 
-INSTANT = """
-name = "instant"
-[defaults]
-capacity = 1000
-latency = { dist = "fixed", ms = 0.0 }
-[[target]]
-id = "t0"
-"""
-
-
-def test_one_target_process_direct_throughput(benchmark, tmp_path):
+def test_one_target_process_direct_throughput(benchmark, instant_profile):
     """How many requests a second one mock target serves (zero service time, direct)."""
-    profile = tmp_path / "instant.toml"
-    profile.write_text(INSTANT)
     results: list[tuple[float, float]] = []
 
     def serve():
-        target = _spawn(
-            "-m", "lbbench", "target", "--id", "t0", "--targets", str(profile),
-            "--backend", "none", "--bind", "tcp://127.0.0.1:*", "--announce",
-        )  # fmt: skip
+        target = _direct_target(instant_profile, "none")
         with _processes(target):
             address = json.loads(target.stdout.readline())["direct"]
             cpu = _cpu_seconds(target.pid)
