@@ -121,8 +121,7 @@ class Balancer:
                             self.back,
                             [
                                 self._ident(action.backend),
-                                p.REQ,
-                                p.pack_id(action.attempt),
+                                p.request_header(action.attempt),
                                 client[1],
                                 client[2],
                             ],
@@ -184,17 +183,17 @@ class Balancer:
         command = frames[1]
         router = self.router
         state = router.backends.get(sender)
-        if command == p.REP and len(frames) == 5:
+        if command[:3] == p.REP and len(frames) == 3:
             if state is None or not state.joined:
                 self.unknown_senders += 1
                 self._send_backend(sender, [p.WHO])
                 return
             try:
-                attempt = p.unpack_id(frames[2])
+                attempt, ok = p.parse_reply_header(command)
             except p.ProtocolError:
                 return
-            self._payload = frames[4]
-            self._execute(router.on_reply(now, attempt, frames[3] == p.STATUS_OK), now)
+            self._payload = frames[2]
+            self._execute(router.on_reply(now, attempt, ok), now)
             self._payload = b""
         elif command == p.HB:
             if state is None or not state.joined:

@@ -6,11 +6,14 @@ body is one frame (payload) or two (routing key, payload). The reply body
 is three frames: status, backend id, payload.
 
 Balancer backend (ROUTER) <-> targets (DEALER, routing id = target id).
-Target to balancer: READY <json metadata> | HB | REP <attempt> <ok|error>
+Target to balancer: READY <json metadata> | HB | REP<attempt><ok|error>
 <payload> | PROBED <attempt> <in_flight> <latency_us> | BYE.
-Balancer to target: REQ <attempt> <key> <payload> | CANCEL <attempt> | HB |
+Balancer to target: REQ<attempt> <key> <payload> | CANCEL <attempt> | HB |
 PROBE <attempt> | FAULT <json command> | WHO (please announce yourself).
-Attempt ids are 8-byte big-endian unsigned integers.
+Attempt ids are 8-byte big-endian unsigned integers. On the hot path
+(REQ, REP) the command, the attempt id and the status share one header
+frame: every frame costs a socket call, and these two messages are most
+of the traffic.
 """
 
 from __future__ import annotations
@@ -73,6 +76,26 @@ def recv_frames(sock: zmq.Socket) -> list[bytes]:
 
 class ProtocolError(ValueError):
     """A frame that does not follow the protocol; the message names the frame."""
+
+
+def request_header(attempt: int) -> bytes:
+    """The first frame of a REQ: b"REQ" + attempt id."""
+    return REQ + _U64.pack(attempt)
+
+
+def reply_header(attempt: bytes, status: bytes) -> bytes:
+    """The first frame of a REP: b"REP" + the attempt id as received + status word."""
+    return REP + attempt + status
+
+
+def parse_reply_header(header: bytes) -> tuple[int, bool]:
+    """(attempt id, ok) from a REP header; ProtocolError if it is not one."""
+    if len(header) < 13 or header[:3] != REP:
+        raise ProtocolError(f"REP header must be REP + 8-byte id + status, got {header[:16]!r}")
+    status = header[11:]
+    if status not in (STATUS_OK, STATUS_ERROR):
+        raise ProtocolError(f"REP status must be ok or error, got {status!r}")
+    return _U64.unpack(header[3:11])[0], status == STATUS_OK
 
 
 def unpack_id(frame: bytes, what: str = "attempt id") -> int:

@@ -149,7 +149,7 @@ class Target:
             status = p.STATUS_ERROR if failed else p.STATUS_OK
             self.served += 1
             if origin == _BALANCER:
-                self._to_balancer([p.REP, attempt, status, payload])
+                self._to_balancer([p.reply_header(attempt, status), payload])
             elif self.direct is not None:
                 p.send_frames(self.direct, p.reply_frames(route, status, self.ident, payload))
         self._start_service(now)
@@ -171,8 +171,8 @@ class Target:
 
     def _on_balancer(self, frames: list[bytes], now: float) -> None:
         command = frames[0]
-        if command == p.REQ and len(frames) == 4:
-            self._accept(_BALANCER, None, frames[1], frames[3], now)
+        if command[:3] == p.REQ and len(command) == 11 and len(frames) == 3:
+            self._accept(_BALANCER, None, command[3:], frames[2], now)
         elif command == p.CANCEL and len(frames) == 2:
             request_id = self._by_attempt.pop(frames[1], None)
             if request_id is not None:

@@ -125,13 +125,18 @@ def _measure(rig) -> tuple[float, float]:
 
 @pytest.mark.parametrize("strategy", ["round_robin", "p2c"])
 def test_balancer_throughput_beside_zmq_proxy(benchmark, strategy):
-    proxy_rps, proxy_cpu = _measure(_proxy_rig())
+    rounds = 3 if benchmark.enabled else 1
+    # The same number of rounds for both, best of each: a noisy machine only
+    # ever slows a round down, so the best round is the least disturbed one.
+    proxy = [_measure(_proxy_rig()) for _ in range(rounds)]
+    proxy_rps = max(r[0] for r in proxy)
+    proxy_cpu = min(r[1] for r in proxy)
     results: list[tuple[float, float]] = []
 
     def forward():
         results.append(_measure(_balancer_rig(strategy)))
 
-    benchmark.pedantic(forward, rounds=3 if benchmark.enabled else 1, iterations=1)
+    benchmark.pedantic(forward, rounds=rounds, iterations=1)
     balancer_rps = max(r[0] for r in results)
     balancer_cpu = min(r[1] for r in results)
     benchmark.extra_info.update(

@@ -52,8 +52,8 @@ def target(ident: str, address: str) -> None:
     sock.send_multipart([p.READY, p.encode_json({"id": ident})])
     while True:
         frames = sock.recv_multipart()
-        if frames[0] == p.REQ:
-            sock.send_multipart([p.REP, frames[1], p.STATUS_OK, frames[3]])
+        if frames[0][:3] == p.REQ:
+            sock.send_multipart([p.reply_header(frames[0][3:], p.STATUS_OK), frames[2]])
 
 
 if __name__ == "__main__":
