@@ -91,7 +91,6 @@ class BackendState:
         "last_heartbeat",
         "breaker",
         "pool",
-        "extra",
     )
 
     def __init__(
@@ -131,7 +130,6 @@ class BackendState:
         self.last_heartbeat = -math.inf
         self.breaker: CircuitBreaker | None = None
         self.pool: Any = None  # the Pool this backend is currently a member of
-        self.extra: dict[str, Any] = {}
 
     def observe_latency(self, latency: float, now: float) -> None:
         """Fold one latency sample (seconds) into the time-decayed EWMA."""

@@ -46,26 +46,6 @@ class Latency:
     dist: str
     params: tuple[tuple[str, float], ...]
 
-    def get(self, name: str) -> float:
-        return dict(self.params)[name]
-
-    @property
-    def mean_s(self) -> float:
-        p = dict(self.params)
-        ms = {
-            "fixed": lambda: p["ms"],
-            "uniform": lambda: (p["min_ms"] + p["max_ms"]) / 2,
-            "exponential": lambda: p["mean_ms"],
-            "lognormal": lambda: p["median_ms"] * math.exp(p["sigma"] ** 2 / 2),
-            "bimodal": lambda: (
-                p["fast_ms"] * (1 - p["slow_fraction"]) + p["slow_ms"] * p["slow_fraction"]
-            ),
-            "pareto": lambda: (
-                p["scale_ms"] * p["alpha"] / (p["alpha"] - 1) if p["alpha"] > 1 else math.inf
-            ),
-        }[self.dist]()
-        return ms / 1e3
-
     def sampler(self, rng: random.Random) -> Callable[[], float]:
         p = {k: v / 1e3 if k.endswith("_ms") or k == "ms" else v for k, v in self.params}
         dist = self.dist

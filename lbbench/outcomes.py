@@ -16,4 +16,3 @@ OVERLOADED = "overloaded"  # the balancer shed it (too many pending)
 MALFORMED = "malformed"  # the request could not be parsed
 
 OUTCOMES: tuple[str, ...] = (OK, ERROR, TIMEOUT, UNAVAILABLE, OVERLOADED)
-STATUSES: tuple[str, ...] = (*OUTCOMES, MALFORMED)

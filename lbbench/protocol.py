@@ -98,12 +98,6 @@ def parse_reply_header(header: bytes) -> tuple[int, bool]:
     return _U64.unpack(header[3:11])[0], status == STATUS_OK
 
 
-def unpack_id(frame: bytes, what: str = "attempt id") -> int:
-    if len(frame) != 8:
-        raise ProtocolError(f"{what} frame must be 8 bytes, got {len(frame)}")
-    return _U64.unpack(frame)[0]
-
-
 def split_envelope(frames: list[bytes]) -> tuple[list[bytes], list[bytes]]:
     """Split a frontend message into (envelope up to the empty delimiter, body).
 

@@ -47,14 +47,6 @@ def summarize(histogram: HdrHistogram) -> dict[str, float]:
     return out
 
 
-def percentile_curve(histogram: HdrHistogram) -> list[tuple[float, float]]:
-    """(percentile, ms) points for plotting a latency curve."""
-    points = []
-    for q in (0, 10, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99, 100):
-        points.append((float(q), histogram.get_value_at_percentile(q) / 1e3))
-    return points
-
-
 class Recorder:
     """Counters and histograms of one generator (or of several, merged)."""
 

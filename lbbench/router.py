@@ -479,12 +479,6 @@ class Router:
         """Requests received and not yet answered."""
         return len(self._requests)
 
-    def pools(self) -> list[Pool]:
-        """The pools in use now, primary tier first (rebuilt if health changed)."""
-        if self._dirty:
-            self._rebuild_pools()
-        return list(self._pools)
-
     def snapshot(self) -> dict[str, Any]:
         """Counters, health and strategy state, for the stats endpoint and results."""
         return {

@@ -87,8 +87,3 @@ class PeakEwma(Strategy):
         if metric is None:
             metric = self._costs[backend] = PeakCost(now)
         metric.observe(latency, now, self.tau)
-
-    def cost(self, backend: BackendState) -> float:
-        """The backend's current cost in seconds (0 when never measured)."""
-        metric = self._costs.get(backend)
-        return 0.0 if metric is None else metric.cost
