@@ -322,6 +322,7 @@ def _gate(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from lbbench.compare import (
+        METRICS,
         compare,
         environment_warnings,
         gate,
@@ -351,9 +352,12 @@ def _gate(args: argparse.Namespace) -> int:
                 f"[yellow]warning:[/] {scenario} is marked invalid on one side; see its problems"
             )
         for row in failures:
+            # An index (Jain, error rate, share error) changes by points, not by a percentage.
+            index = METRICS[row["metric"]].kind == "index"
+            relative = "" if index else f" ({row['change']:+.1%})"
             console.print(
                 f"[bold red]REGRESSION[/] {row['scenario']}: {row['metric']} "
-                f"{row['in_words']} ({row['change']:+.1%}), beyond {args.fail_on}"
+                f"{row['in_words']}{relative}, beyond {args.fail_on}"
             )
         if not failures:
             console.print("gate: no significant regression beyond the thresholds")
