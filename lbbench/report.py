@@ -112,13 +112,10 @@ def timeline(label: str, scenario: dict[str, Any]):
     top.plot(times, [r[1] / step for r in rows], label="ok/s")
     top.plot(times, [sum(r[2:]) / step for r in rows], label="not ok/s", color="tab:red")
     for fault in scenario.get("faults", []):
-        end = fault["at_s"] + (fault["duration_s"] or 0) if fault["duration_s"] else None
-        top.axvspan(
-            fault["at_s"], end if end is not None else max(times or [0]), color="orange", alpha=0.2
-        )
-        bottom.axvspan(
-            fault["at_s"], end if end is not None else max(times or [0]), color="orange", alpha=0.2
-        )
+        # A fault without a duration lasts until the end of the run.
+        end = fault["at_s"] + fault["duration_s"] if fault["duration_s"] else max(times or [0])
+        for axis in (top, bottom):
+            axis.axvspan(fault["at_s"], end, color="orange", alpha=0.2)
     top.set_ylabel("requests/s (by intended send)")
     top.set_title(f"{label}: throughput, errors and failover events (trial 1)")
     top.legend(fontsize=7)
