@@ -147,17 +147,9 @@ def _target(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import json
-    from datetime import UTC, datetime
-
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
     from lbbench.loadgen import LoadSpec
-    from lbbench.results import FORMAT, environment, new_run_id, read_result, write_result
-    from lbbench.runner import Scenario, run_scenario
+    from lbbench.runner import Scenario
     from lbbench.suites import suite
-    from lbbench.summary import problems, scenario_rows
 
     single = any(v is not None for v in (args.strategy, args.failover, args.targets, args.rate))
     if args.trials < 1:
@@ -199,6 +191,32 @@ def _run(args: argparse.Namespace) -> int:
                 for s in scenarios
             ]
         label = args.suite
+    config = {"suite": None if single else args.suite, "seed": args.seed, "trials": args.trials}
+    return execute(scenarios, args, label, config)
+
+
+def execute(
+    scenarios: list[Any],
+    args: argparse.Namespace,
+    label: str,
+    config: dict[str, Any],
+    *,
+    trial: Any = None,
+    simulated: bool = False,
+    tables: Sequence[Any] = (),
+) -> int:
+    """Run (or simulate) every scenario with a progress display; write and print the result set."""
+    import json
+    from datetime import UTC, datetime
+
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from lbbench.results import FORMAT, environment, new_run_id, read_result, write_result
+    from lbbench.runner import run_scenario
+    from lbbench.summary import problems, scenario_rows
+
+    extra = {"trial": trial} if trial is not None else {}
     for scenario in scenarios:
         scenario.router_config()  # bad input fails before anything starts
     console = Console(stderr=True)
@@ -217,10 +235,10 @@ def _run(args: argparse.Namespace) -> int:
             trials = scenario.trials
             task = progress.add_task(f"[{index + 1}/{len(scenarios)}] {scenario.name}", total=1.0)
 
-            def tick(trial: int, fraction: float, task=task, trials=trials) -> None:
-                progress.update(task, completed=(trial + fraction) / trials)
+            def tick(done: int, fraction: float, task=task, trials=trials) -> None:
+                progress.update(task, completed=(done + fraction) / trials)
 
-            results.append(run_scenario(scenario, tick))
+            results.append(run_scenario(scenario, tick, simulated=simulated, **extra))
             progress.remove_task(task)
             progress.advance(overall, scenario.trials)
     run_id = new_run_id(label)
@@ -229,11 +247,7 @@ def _run(args: argparse.Namespace) -> int:
         "run_id": run_id,
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "environment": environment(),
-        "config": {
-            "suite": None if single else args.suite,
-            "seed": args.seed,
-            "trials": args.trials,
-        },
+        "config": config,
         "scenarios": results,
     }
     path = write_result(data, args.out)
@@ -244,6 +258,8 @@ def _run(args: argparse.Namespace) -> int:
         # Not a terminal (a pipe, a log): wide enough that the table stays readable.
         out = Console(width=None if sys.stdout.isatty() else 160)
         out.print(scenario_rows(data))
+        for table in tables:  # views of the result a suite adds (e.g. the scale study's)
+            out.print(table(data))
         out.print(f"result set: {path}")
     lost = sum(s["summary"]["requests"]["lost"] for s in results)
     issues = problems(data)
@@ -436,6 +452,10 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", default="report.html", help="HTML file to write")
     rep.add_argument("--png", help="also write each plot as a PNG into this folder")
     rep.set_defaults(func=_report)
+
+    from lbbench.sim.command import add_parser as add_sim_parser
+
+    add_sim_parser(commands, _options)
 
     bal = commands.add_parser("balancer", help="run the ZeroMQ balancer under test")
     bal.add_argument("--frontend", default=DEFAULT_FRONTEND, help="client socket (ROUTER)")

@@ -1,6 +1,6 @@
 """Latency distributions and faults: what a target does to its requests.
 
-Shared by the live target and (later) the simulator, so that both model a
+Shared by the live target and the simulator, so that both model a
 service the same way. Times in configuration are milliseconds (``*_ms``) or
 seconds (``*_s``); samplers return seconds.
 """
@@ -11,6 +11,7 @@ import math
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Any
 
 from lbbench.checks import check_number
@@ -46,28 +47,74 @@ class Latency:
     dist: str
     params: tuple[tuple[str, float], ...]
 
-    def sampler(self, rng: random.Random) -> Callable[[], float]:
-        p = {k: v / 1e3 if k.endswith("_ms") or k == "ms" else v for k, v in self.params}
+    def seconds(self) -> dict[str, float]:
+        """The parameters with times in seconds."""
+        return {k: v / 1e3 if k.endswith("_ms") or k == "ms" else v for k, v in self.params}
+
+    def quantile(self) -> Callable[[float], float]:
+        """The inverse distribution function: ``u`` in [0, 1) to seconds.
+
+        Every draw goes through it (the live target feeds it ``rng.random()``,
+        the simulator a uniform that belongs to the request), so that two
+        strategies simulated with the same seed give the same request the
+        same quantile of service time, wherever it is served.
+        """
+        p = self.seconds()
         dist = self.dist
         if dist == "fixed":
             value = p["ms"]
-            return lambda: value
+            return lambda u: value
         if dist == "uniform":
-            low, high = p["min_ms"], p["max_ms"]
-            return lambda: rng.uniform(low, high)
+            low, span = p["min_ms"], p["max_ms"] - p["min_ms"]
+            return lambda u: low + u * span
         if dist == "exponential":
-            rate = 1.0 / p["mean_ms"]
-            return lambda: rng.expovariate(rate)
+            mean = p["mean_ms"]
+            return lambda u: -mean * math.log(1.0 - u)
         if dist == "lognormal":
             mu, sigma = math.log(p["median_ms"]), p["sigma"]
-            return lambda: rng.lognormvariate(mu, sigma)
+            normal = NormalDist().inv_cdf
+            # inv_cdf is open at 0; random() can return exactly 0.0
+            return lambda u: math.exp(mu + sigma * normal(u or 1e-300))
         if dist == "bimodal":
             fast, slow, fraction = p["fast_ms"], p["slow_ms"], p["slow_fraction"]
-            return lambda: slow if rng.random() < fraction else fast
+            return lambda u: slow if u < fraction else fast
         if dist == "pareto":
-            scale, alpha = p["scale_ms"], p["alpha"]
-            return lambda: scale * rng.paretovariate(alpha)
+            scale, exponent = p["scale_ms"], -1.0 / p["alpha"]
+            return lambda u: scale * (1.0 - u) ** exponent
         raise AssertionError(dist)
+
+    def sampler(self, rng: random.Random) -> Callable[[], float]:
+        """Draws seconds from ``rng``."""
+        quantile = self.quantile()
+        draw = rng.random
+        return lambda: quantile(draw())
+
+    def mean_s(self) -> float:
+        """The mean service time in seconds (infinite for a Pareto with alpha <= 1)."""
+        p = self.seconds()
+        dist = self.dist
+        if dist == "fixed":
+            return p["ms"]
+        if dist == "uniform":
+            return (p["min_ms"] + p["max_ms"]) / 2
+        if dist == "exponential":
+            return p["mean_ms"]
+        if dist == "lognormal":
+            return p["median_ms"] * math.exp(p["sigma"] ** 2 / 2)
+        if dist == "bimodal":
+            f = p["slow_fraction"]
+            return f * p["slow_ms"] + (1 - f) * p["fast_ms"]
+        if dist == "pareto":
+            alpha = p["alpha"]
+            return math.inf if alpha <= 1 else p["scale_ms"] * alpha / (alpha - 1)
+        raise AssertionError(dist)
+
+    def scaled(self, factor: float) -> Latency:
+        """The same distribution with every time multiplied by ``factor``."""
+        return Latency(
+            self.dist,
+            tuple((k, v * factor if k.endswith("_ms") or k == "ms" else v) for k, v in self.params),
+        )
 
     def describe(self) -> str:
         return f"{self.dist}(" + ", ".join(f"{k}={v:g}" for k, v in self.params) + ")"
@@ -186,6 +233,7 @@ class FaultState:
         self.recover()
 
     def recover(self) -> None:
+        self.healthy = True  # no fault in force: lets the hot paths skip every check
         self.error_p = 0.0
         self.slow_factor = 1.0
         self.hanging = False
@@ -196,6 +244,7 @@ class FaultState:
 
     def apply(self, command: Mapping[str, Any], now: float) -> None:
         kind = command["kind"]
+        self.healthy = kind == "recover"
         if kind == "recover":
             self.recover()
         elif kind == "error_rate":
@@ -215,6 +264,10 @@ class FaultState:
             raise SystemExit(3)  # the caller turns this into a hard exit
         else:
             raise ConfigError("fault.kind", f"unknown fault kind {kind!r}")
+
+    def fails(self, draw: Callable[[], float]) -> bool:
+        """Whether an answer is an error, under the error rate in force."""
+        return self.error_p > 0.0 and draw() < self.error_p
 
     def dropping(self, now: float) -> bool:
         if self.dropped:

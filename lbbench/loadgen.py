@@ -95,6 +95,11 @@ class LoadSpec:
             return self.rate * (0.1 + 0.9 * min(1.0, offset_s / self.duration_s))
         return self.rate
 
+    def next_gap(self, offset_s: float, rng: random.Random) -> float:
+        """Seconds from the send intended at ``offset_s`` to the next one."""
+        rate = self.rate_at(offset_s)
+        return 1.0 / rate if self.arrival == "constant" else rng.expovariate(rate)
+
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -124,7 +129,8 @@ class GeneratorReport:
         }
 
 
-def _key_sampler(spec: LoadSpec, rng: random.Random):
+def key_sampler(spec: LoadSpec, rng: random.Random) -> Callable[[], bytes] | None:
+    """Draws a routing key per request (None when the load has no keys)."""
     if spec.keys == 0:
         return None
     keys = [f"key-{i}".encode() for i in range(spec.keys)]
@@ -167,7 +173,7 @@ def generate(
     was still importing, so its start-up cannot show up as send lag).
     """
     rng = random.Random(seed)
-    pick_key = _key_sampler(spec, rng)
+    pick_key = key_sampler(spec, rng)
     context = zmq.Context()
     sock = context.socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
@@ -228,14 +234,12 @@ def generate(
     seq = 0
     if spec.mode == "open":
         next_at = start_at
-        constant = spec.arrival == "constant"
         while True:
             now = monotonic()
             while next_at <= now and next_at < end_at:
                 send(seq, next_at)
                 seq += 1
-                rate = spec.rate_at(next_at - start_at)
-                next_at += 1.0 / rate if constant else rng.expovariate(rate)
+                next_at += spec.next_gap(next_at - start_at, rng)
             now = monotonic()
             if next_at >= end_at:
                 if not pending or now >= end_at + spec.drain_s:
@@ -309,6 +313,7 @@ class LoadRun:
             share = LoadSpec(**{**share.as_dict(), "clients": clients})
         self.processes: list[subprocess.Popen[str]] = []
         for index in range(spec.processes):
+            # (lbbench.sim draws its arrivals from seed * 1000 too: the same schedule)
             job = {"spec": share.as_dict(), "frontend": frontend, "seed": seed * 1000 + index}
             process = subprocess.Popen(
                 [sys.executable, "-m", "lbbench.loadgen", json.dumps(job)],

@@ -49,10 +49,10 @@ class FleetProfile:
     def expected_shares(self, weighted: bool) -> dict[str, float]:
         """Each target's fair share of requests: by weight, or equal; primaries only
         when tiers exist (backups are expected to idle)."""
-        primaries = [t for t in self.targets if t.tier == min(s.tier for s in self.targets)]
-        total = sum(t.weight if weighted else 1 for t in primaries)
+        first_tier = min(t.tier for t in self.targets)
+        total = sum(t.weight if weighted else 1 for t in self.targets if t.tier == first_tier)
         return {
-            t.id: ((t.weight if weighted else 1) / total if t in primaries else 0.0)
+            t.id: ((t.weight if weighted else 1) / total if t.tier == first_tier else 0.0)
             for t in self.targets
         }
 

@@ -11,6 +11,7 @@ from typing import Any
 from lbbench.errors import LbbenchError
 from lbbench.recorder import decode
 
+MAX_BARS = 40  # more backends than this are drawn as a curve, not one bar each
 # Percentiles for latency curves, spaced for the classic 1/(1-q) axis.
 _CURVE = [0, 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99, 99.999]
 _EVENT_STYLE = {
@@ -77,6 +78,9 @@ def shares(scenarios: list[tuple[str, dict[str, Any]]]):
     for index, (label, scenario) in enumerate(scenarios):
         axis = axes[index // columns][index % columns]
         backends = scenario["summary"]["backends"]
+        if len(backends) > MAX_BARS:
+            _share_ratios(axis, label, backends)
+            continue
         names = [b["id"] for b in backends]
         positions = range(len(names))
         axis.bar([p - 0.2 for p in positions], [b["share"] for b in backends], 0.4, label="share")
@@ -97,6 +101,19 @@ def shares(scenarios: list[tuple[str, dict[str, Any]]]):
     figure.suptitle("Share of attempts per backend against the fair share")
     figure.tight_layout()
     return figure
+
+
+def _share_ratios(axis, label: str, backends: list[dict[str, Any]]) -> None:
+    """A fleet too big for bars: each backend's share over its fair share, sorted."""
+    ratios = sorted(
+        (b["share"] / b["expected_share"] for b in backends if b["expected_share"] > 0),
+        reverse=True,
+    )
+    axis.plot(range(len(ratios)), ratios, label="share / expected")
+    axis.axhline(1.0, color="tab:orange", alpha=0.6, label="fair")
+    axis.set_xlabel(f"backends by share ({len(backends)})", fontsize=7)
+    axis.set_ylabel("share / expected", fontsize=7)
+    axis.set_title(label, fontsize=8)
 
 
 def timeline(label: str, scenario: dict[str, Any]):
@@ -120,6 +137,10 @@ def timeline(label: str, scenario: dict[str, Any]):
     top.set_title(f"{label}: throughput, errors and failover events (trial 1)")
     top.legend(fontsize=7)
     backends = [b["id"] for b in scenario["summary"]["backends"]]
+    if len(backends) > MAX_BARS:  # a big fleet: only the backends something happened to
+        touched = {e["backend"] for e in trial["events"] if e["kind"] != "join"}
+        touched |= {f["target"] for f in scenario.get("faults", [])}
+        backends = [b for b in backends if b in touched]
     for event in trial["events"]:
         if event["backend"] in backends:
             marker, color = _EVENT_STYLE.get(event["kind"], ("o", "black"))

@@ -127,7 +127,6 @@ class _Request:
         "rid",
         "status",
         "status_backend",
-        "tried",
         "tries",
         "waiting",
     )
@@ -138,7 +137,6 @@ class _Request:
         self.arrived = now
         self.deadline = deadline
         self.attempts: list[_Attempt] = []
-        self.tried: set[BackendState] = set()
         self.last: BackendState | None = None
         self.live = 0
         self.tries = 0
@@ -619,7 +617,7 @@ class Router:
         if not pools:
             return None
         strategy = self.strategy
-        if not request.tried:
+        if request.last is None:  # the first attempt
             for pool in pools:
                 chosen = strategy.pick(pool, request, now)
                 if chosen is not None:
@@ -628,7 +626,8 @@ class Router:
         # A retry or hedge goes to a backend not tried yet; failing that, to
         # any but the one that just failed; only a lone backend is tried again.
         last = request.last
-        for exclude in (request.tried, {last} if last is not None else _NOTHING, _NOTHING):
+        tried = {attempt.backend for attempt in request.attempts}
+        for exclude in (tried, {last}, _NOTHING):
             for pool in pools:
                 chosen = strategy.pick_excluding(pool, request, now, exclude)
                 if chosen is not None:
@@ -653,7 +652,6 @@ class Router:
         record = _Attempt(aid, request, backend, now, hedge, trial)
         self._attempts[aid] = record
         request.attempts.append(record)
-        request.tried.add(backend)
         request.last = backend
         request.live += 1
         if not hedge:

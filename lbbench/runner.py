@@ -305,10 +305,10 @@ def run_trial(scenario: Scenario, index: int, progress: Progress | None = None) 
         final = rig.control({"cmd": "stats"})
         events = rig.control({"cmd": "events"})["events"]
         problems = report.problems + rig.problems
-    return _trial_result(scenario, seed, start, report, final, events, samples, problems)
+    return trial_result(scenario, seed, start, report, final, events, samples, problems)
 
 
-def _trial_result(
+def trial_result(
     scenario: Scenario,
     seed: int,
     start: float,
@@ -318,6 +318,13 @@ def _trial_result(
     samples: list[tuple[float, dict[str, int]]],
     problems: list[str],
 ) -> dict[str, Any]:
+    """One trial's result from what the generator recorded and the router reported.
+
+    ``samples`` are (time, {backend: attempts so far}) taken during the run;
+    when they cover only some backends (the simulator's large fleets), the
+    per-backend attempts timeline is left out and failover timing uses them
+    as they are (their total stands for the whole fleet's).
+    """
     recorder: Recorder = report.recorder
     duration = scenario.load.duration_s
     requests = {"sent": recorder.sent, **dict(recorder.outcomes), "lost": recorder.lost}
@@ -398,6 +405,7 @@ def _trial_result(
             "attempts": [
                 [t - start, [sent.get(spec.id, 0) for spec in scenario.profile.targets]]
                 for t, sent in samples
+                if len(sent) == len(scenario.profile.targets)
             ],
         },
         "histograms": {
@@ -472,15 +480,23 @@ def summarize_trials(scenario: Scenario, trials: list[dict[str, Any]]) -> dict[s
     return {"summary": summary, "samples": samples}
 
 
+TrialRunner = Callable[[Scenario, int, Progress | None], dict[str, Any]]
+
+
 def run_scenario(
-    scenario: Scenario, progress: Callable[[int, float], None] | None = None
+    scenario: Scenario,
+    progress: Callable[[int, float], None] | None = None,
+    *,
+    trial: TrialRunner = run_trial,
+    simulated: bool = False,
 ) -> dict[str, Any]:
-    """All trials of one scenario; its entry in a result set."""
+    """All trials of one scenario (live, or simulated with ``lbbench.sim``'s
+    trial runner); its entry in a result set."""
     scenario.router_config()
     trials = []
     for index in range(scenario.trials):
         tick = (lambda f, i=index: progress(i, f)) if progress else None
-        trials.append(run_trial(scenario, index, tick))
+        trials.append(trial(scenario, index, tick))
     problems = [f"trial {i + 1}: {p}" for i, t in enumerate(trials) for p in t["problems"]]
     return {
         "key": scenario.key,
@@ -498,7 +514,7 @@ def run_scenario(
         ],
         "seed": scenario.seed,
         "trials_run": scenario.trials,
-        "simulated": False,
+        "simulated": simulated,
         "valid": not problems,
         "problems": problems,
         **summarize_trials(scenario, trials),

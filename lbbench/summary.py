@@ -16,7 +16,11 @@ def _seconds(value: float | None) -> str:
 
 
 def scenario_rows(result: dict[str, Any]) -> Table:
-    table = Table(title=f"lbbench run {result['run_id']}", title_justify="left")
+    simulated = any(s.get("simulated") for s in result["scenarios"])
+    title = f"lbbench {'sim' if simulated else 'run'} {result['run_id']}"
+    if simulated:
+        title += " (simulated: the router and strategies in simulated time, no live rig)"
+    table = Table(title=title, title_justify="left")
     for header, justify in [
         ("scenario", "left"),
         ("ok req/s", "right"),

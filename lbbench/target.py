@@ -30,6 +30,7 @@ import zmq
 from lbbench import protocol as p
 from lbbench.faults import Fault, FaultState, parse_command
 from lbbench.profiles import TargetSpec
+from lbbench.service import Job, ServiceQueue
 
 _BALANCER = 0  # origin of a request: through the balancer
 _DIRECT = 1  # or straight from a client on the direct socket
@@ -66,15 +67,15 @@ class Target:
             self.direct = self._socket(zmq.ROUTER)
             self.direct.bind(bind)
             self.bound_address = self.direct.getsockopt_string(zmq.LAST_ENDPOINT)
-        # queue of waiting requests: id -> (origin, route, attempt, payload, arrived)
-        self._waiting: dict[int, tuple[int, Any, bytes, bytes, float]] = {}
-        self._order: deque[int] = deque()
-        self._by_attempt: dict[bytes, int] = {}
-        self._ids = itertools.count()
-        self._timers: list[tuple[float, int, int, tuple]] = []
+        self._timers: list[tuple[float, int, Job]] = []
         self._seq = itertools.count()
-        self.busy = 0
-        self.latency_ewma = 0.0
+        self.queue = ServiceQueue(
+            spec.capacity,
+            self.faults,
+            lambda work: self.service_time(),
+            lambda done_at, job: heapq.heappush(self._timers, (done_at, next(self._seq), job)),
+        )
+        self._direct_ids = itertools.count()
         self.served = 0
         self.dropped = 0
         self._schedule = sorted(schedule, key=lambda f: f.at_s)
@@ -112,51 +113,23 @@ class Target:
     # ------------------------------------------------------------------ service
 
     def _accept(self, origin: int, route: Any, attempt: bytes, payload: bytes, now: float) -> None:
-        if self.faults.dropping(now):
+        # Requests from the balancer are known by attempt id (it may cancel
+        # them); direct ones by a number of our own.
+        key = attempt if origin == _BALANCER else next(self._direct_ids)
+        if not self.queue.offer(key, (origin, route, attempt, payload), now):
+            self.dropped += 1
+
+    def _finish(self, job: Job, now: float) -> None:
+        if not self.queue.finish(job, now):
             self.dropped += 1
             return
-        if self.faults.hanging:
-            return  # taken, never answered
-        request_id = next(self._ids)
-        self._waiting[request_id] = (origin, route, attempt, payload, now)
-        self._order.append(request_id)
+        origin, route, attempt, payload = job[1]
+        status = p.STATUS_ERROR if self.faults.fails(self.rng.random) else p.STATUS_OK
+        self.served += 1
         if origin == _BALANCER:
-            self._by_attempt[attempt] = request_id
-        self._start_service(now)
-
-    def _start_service(self, now: float) -> None:
-        if self.faults.stalled:
-            return
-        while self.busy < self.spec.capacity and self._order:
-            request_id = self._order.popleft()
-            entry = self._waiting.pop(request_id, None)
-            if entry is None:
-                continue  # cancelled while waiting
-            if entry[0] == _BALANCER:
-                self._by_attempt.pop(entry[2], None)
-            self.busy += 1
-            done_at = now + self.service_time() * self.faults.slow_factor
-            heapq.heappush(self._timers, (done_at, next(self._seq), 0, entry))
-
-    def _finish(self, entry: tuple, now: float) -> None:
-        self.busy -= 1
-        origin, route, attempt, payload, arrived = entry
-        self.latency_ewma += 0.05 * ((now - arrived) - self.latency_ewma)
-        if self.faults.dropping(now) or self.faults.hanging:
-            self.dropped += 1
-        else:
-            failed = self.faults.error_p > 0 and self.rng.random() < self.faults.error_p
-            status = p.STATUS_ERROR if failed else p.STATUS_OK
-            self.served += 1
-            if origin == _BALANCER:
-                self._to_balancer([p.reply_header(attempt, status), payload])
-            elif self.direct is not None:
-                p.send_frames(self.direct, p.reply_frames(route, status, self.ident, payload))
-        self._start_service(now)
-
-    @property
-    def in_flight(self) -> int:
-        return self.busy + len(self._waiting)
+            self._to_balancer([p.reply_header(attempt, status), payload])
+        elif self.direct is not None:
+            p.send_frames(self.direct, p.reply_frames(route, status, self.ident, payload))
 
     # ------------------------------------------------------------------ control
 
@@ -167,19 +140,17 @@ class Target:
             sys.stderr.flush()
             os._exit(3)
         self.faults.apply(command, now)
-        self._start_service(now)  # a stall may have ended
+        self.queue.pump(now)  # a stall may have ended
 
     def _on_balancer(self, frames: list[bytes], now: float) -> None:
         command = frames[0]
         if command[:3] == p.REQ and len(command) == 11 and len(frames) == 3:
             self._accept(_BALANCER, None, command[3:], frames[2], now)
         elif command == p.CANCEL and len(frames) == 2:
-            request_id = self._by_attempt.pop(frames[1], None)
-            if request_id is not None:
-                self._waiting.pop(request_id, None)
+            self.queue.cancel(frames[1])
         elif command == p.PROBE and len(frames) == 2:
             if not self.faults.dropping(now):
-                rif, latency = p.pack_probe_reply(self.in_flight, self.latency_ewma)
+                rif, latency = p.pack_probe_reply(self.queue.in_flight, self.queue.latency_ewma)
                 self._to_balancer([p.PROBED, frames[1], rif, latency])
         elif command == p.HB:
             self._balancer_seen = now
@@ -225,7 +196,13 @@ class Target:
             if timers and timers[0][0] < due:
                 due = timers[0][0]
             wait_ms = max(0.0, (due - now) * 1e3)
-            for sock, _ in poller.poll(min(wait_ms, 100.0)):
+            # zmq polls in whole milliseconds: a shorter wait would spin a
+            # core (and steal it from the balancer and the generator), so
+            # poll without blocking and nap 100 us instead.
+            ready = poller.poll(min(wait_ms, 100.0) if wait_ms >= 1.0 else 0)
+            if not ready and 0.0 < wait_ms < 1.0:
+                time.sleep(min(wait_ms / 1e3, 0.0001))
+            for sock, _ in ready:
                 handler = self._on_balancer if sock is self.dealer else self._on_direct
                 for _ in range(1000):
                     try:
@@ -235,8 +212,7 @@ class Target:
                     handler(frames, time.monotonic())
             now = time.monotonic()
             while timers and timers[0][0] <= now:
-                _, _, _, entry = heapq.heappop(timers)
-                self._finish(entry, now)
+                self._finish(heapq.heappop(timers)[2], now)
             if now >= next_heartbeat:
                 if not self.faults.dropping(now):
                     self._to_balancer([p.HB])
@@ -252,7 +228,7 @@ class Target:
             for end in [r for r in recoveries if r <= now]:
                 recoveries.remove(end)
                 self.faults.recover()
-                self._start_service(now)
+                self.queue.pump(now)
         self._to_balancer([p.BYE])
         for sock in self.sockets:
             sock.close(0)

@@ -51,7 +51,8 @@ class WeightedRoundRobin(Strategy):
     the largest current weight wins and loses the total weight. Over one
     cycle of (sum of weights) picks each backend gets exactly its weight in
     turns, interleaved: 5,1,1 gives a a b a c a a and 5,1,2 gives
-    a c a a b a c a. Cost O(n) per pick, as in NGINX.
+    a c a a b a c a. Cost O(n) per pick, as in NGINX; O(1) when all
+    weights are equal (then the rule is plain round robin).
     """
 
     name = "weighted_round_robin"
@@ -60,6 +61,13 @@ class WeightedRoundRobin(Strategy):
     def __init__(self, rng: random.Random) -> None:
         super().__init__(rng)
         self._weights = SmoothWeights()
+        self._cursor = -1
 
     def pick(self, pool: Pool, request: RequestView, now: float) -> BackendState:
-        return self._weights.pick(pool.members)
+        members = pool.members
+        if pool.uniform:
+            # Equal weights: the smooth rule takes the members in order, which
+            # is plain round robin; this O(1) path keeps big fleets cheap.
+            self._cursor = cursor = (self._cursor + 1) % len(members)
+            return members[cursor]
+        return self._weights.pick(members)

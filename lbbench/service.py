@@ -1,0 +1,114 @@
+"""A target's service queue: capacity C, first come first served, faults applied.
+
+Shared by the live target (``lbbench.target``) and the simulator
+(``lbbench.sim``), so both model a server the same way: up to
+``capacity`` jobs are in service at once and the rest wait in arrival
+order; each job's service time comes from the caller (a latency model)
+times the slow factor in force; a partitioned (``drop``, ``flap``) or
+hanging target takes jobs and never answers; a stalled one stops starting
+jobs until the stall ends; a job cancelled while waiting is never served.
+
+The queue keeps no clock of its own: the caller passes ``now`` and owns
+the timers. When a job starts, ``start(done_at, job)`` is called; the
+caller calls ``finish(job, now)`` once ``done_at`` is reached.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from lbbench.faults import FaultState
+
+# A job in service: (key, work, arrived). ``work`` is whatever the caller
+# needs to answer it (and to draw its service time from).
+Job = tuple[Hashable, Any, float]
+
+EWMA_WEIGHT = 0.05  # the latency EWMA a target reports to probes
+
+
+class ServiceQueue:
+    __slots__ = (
+        "_order",
+        "_waiting",
+        "busy",
+        "capacity",
+        "faults",
+        "latency_ewma",
+        "service_time",
+        "start",
+    )
+
+    def __init__(
+        self,
+        capacity: int,
+        faults: FaultState,
+        service_time: Callable[[Any], float],
+        start: Callable[[float, Job], None],
+    ) -> None:
+        self.capacity = capacity
+        self.faults = faults
+        self.service_time = service_time  # work -> seconds, before the slow factor
+        self.start = start
+        self.busy = 0
+        self.latency_ewma = 0.0  # time in the target (wait + service), seconds
+        self._waiting: dict[Hashable, tuple[Any, float]] = {}
+        self._order: deque[Hashable] = deque()
+
+    @property
+    def in_flight(self) -> int:
+        """Jobs in service or waiting (what a probe reports)."""
+        return self.busy + len(self._waiting)
+
+    def offer(self, key: Hashable, work: Any, now: float) -> bool:
+        """A job arrives; False when it will never be answered (dropped or hung)."""
+        faults = self.faults
+        if not faults.healthy:
+            if faults.hanging or faults.dropping(now):
+                return False
+            if faults.stalled:
+                self._wait(key, work, now)
+                return True
+        if self.busy < self.capacity and not self._order:
+            # Straight into service: the common case, without the waiting line.
+            self.busy += 1
+            self.start(now + self.service_time(work) * faults.slow_factor, (key, work, now))
+        else:
+            self._wait(key, work, now)
+            self.pump(now)
+        return True
+
+    def _wait(self, key: Hashable, work: Any, now: float) -> None:
+        self._waiting[key] = (work, now)
+        self._order.append(key)
+
+    def cancel(self, key: Hashable) -> bool:
+        """Forget a job still waiting (one in service runs to its end)."""
+        return self._waiting.pop(key, None) is not None
+
+    def pump(self, now: float) -> None:
+        """Start waiting jobs while there is room (also after a stall ends)."""
+        if self.faults.stalled:
+            return
+        waiting = self._waiting
+        order = self._order
+        while self.busy < self.capacity and order:
+            key = order.popleft()
+            entry = waiting.pop(key, None)
+            if entry is None:
+                continue  # cancelled while waiting
+            self.busy += 1
+            work, arrived = entry
+            done_at = now + self.service_time(work) * self.faults.slow_factor
+            self.start(done_at, (key, work, arrived))
+
+    def finish(self, job: Job, now: float) -> bool:
+        """A job's service ended; True if it is answered (not dropped or hanging now)."""
+        self.busy -= 1
+        self.latency_ewma += EWMA_WEIGHT * ((now - job[2]) - self.latency_ewma)
+        faults = self.faults
+        answered = faults.healthy or not (faults.hanging or faults.dropping(now))
+        if self._order:
+            self.pump(now)
+        return answered

@@ -1,0 +1,481 @@
+"""The discrete-event simulation of one trial: clients, network, the router, targets.
+
+Nothing here re-implements a decision: the very ``Router`` the balancer
+runs (strategies, health, failover) takes the events, and every target is
+the live target's ``ServiceQueue`` and ``FaultState`` with its profile's
+latency model. The engine only moves simulated time and messages.
+
+Time is a set of sorted streams merged at each step, which is cheaper than
+one heap: arrivals (generated one ahead), messages to targets and back to
+the router (a constant hop delay, so each stream is already in time order),
+request deadlines and per-try timeouts (a constant offset from their
+arming, so in order too; finished requests' timers are dropped from the
+front unseen) and a heap for the rest (service completions, backoff and
+hedge timers, heartbeats, faults, samples).
+
+Common random numbers: arrivals and routing keys come from the stream the
+live generator uses with the same seed, service times from their own, and
+a request's service time is the quantile of a uniform drawn when it
+arrives, so with the same seed two strategies see the same requests with
+the same amounts of work; only the routing differs. A retry or hedge of a
+request gets its own quantile, derived from the
+request's by a golden-ratio step.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import random
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from lbbench.errors import ConfigError
+from lbbench.faults import Fault, FaultState
+from lbbench.loadgen import key_sampler
+from lbbench.profiles import TargetSpec
+from lbbench.recorder import BucketTally, Recorder, clamp_us, copy_histogram
+from lbbench.router import DEADLINE, TRY, Arm, Cancel, Probe, Reply, Router, Send
+from lbbench.runner import Scenario, trial_result
+from lbbench.service import Job, ServiceQueue
+
+GOLDEN = 0.6180339887498949
+
+# heap event kinds
+_DONE = 0
+_TIMER = 1
+_PROBE = 2
+_HEARTBEATS = 3
+_SAMPLE = 4
+_FAULT_START = 5
+_FAULT_END = 6
+_RESTART = 7
+
+
+@dataclass(frozen=True)
+class SimOptions:
+    """What the simulated world is like beyond the fleet profile.
+
+    ``hop_s`` is the one-way delay of each of the four hops (client to
+    balancer, balancer to target, and back). Its default is half of the
+    round trip a request with no service time took from a client to one
+    live target directly on this project's reference machine (274 us,
+    ``tests/bench/test_added_latency.py``), so that the four hops cost
+    about what the live rig's balancer path did (576 us). ``restart_s`` is
+    how long a crashed target takes to come back after its fault ends (a
+    live target is a new Python process). ``max_pending`` None means the
+    live balancer's bound, or 4 times the fleet's total capacity when that
+    is larger (a balancer for 10 000 backends is not sized for 10).
+    """
+
+    hop_s: float = 137e-6
+    restart_s: float = 0.5
+    heartbeat_s: float = 0.05
+    sample_s: float = 0.05
+    max_pending: int | None = None
+    full_samples_up_to: int = 200  # larger fleets sample only faulted backends
+
+    def __post_init__(self) -> None:
+        for name in ("hop_s", "restart_s"):
+            if not (getattr(self, name) >= 0 and math.isfinite(getattr(self, name))):
+                raise ConfigError(f"--{name.replace('_s', '')}", "must be a number >= 0")
+        for name in ("heartbeat_s", "sample_s"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(name, "must be > 0")
+
+
+class _Target:
+    """One simulated target: the shared service queue and faults, plus liveness."""
+
+    __slots__ = (
+        "alive",
+        "epoch",
+        "error_draw",
+        "faults",
+        "heap",
+        "queue",
+        "quantile",
+        "seq",
+        "spec",
+    )
+
+    def __init__(self, spec: TargetSpec, seed: int, heap: list, seq: itertools.count) -> None:
+        self.spec = spec
+        self.faults = FaultState()
+        self.quantile = spec.latency.quantile()
+        self.error_draw = random.Random(f"{seed}:{spec.id}:errors").random
+        self.heap = heap
+        self.seq = seq
+        self.alive = True
+        self.epoch = 0
+        self.queue = self._new_queue()
+
+    def _new_queue(self) -> ServiceQueue:
+        quantile = self.quantile
+        return ServiceQueue(
+            self.spec.capacity, self.faults, lambda work: quantile(work), self._started
+        )
+
+    def _started(self, done_at: float, job: Job) -> None:
+        heapq.heappush(self.heap, (done_at, next(self.seq), _DONE, self, (self.epoch, job)))
+
+    def crash(self) -> None:
+        """The process is gone: everything queued is lost, nothing more is answered."""
+        self.alive = False
+        self.epoch += 1
+
+    def restart(self) -> None:
+        self.alive = True
+        self.faults.recover()
+        self.queue = self._new_queue()
+
+
+class SimReport:
+    """The simulated generator's report: same interface as the live one."""
+
+    def __init__(self, recorder: Recorder, offered: float, duration: float) -> None:
+        self.recorder = recorder
+        self.offered_rate = offered
+        self.duration = duration
+        self.problems: list[str] = []
+        self.events = 0
+        self.wall_s = 0.0
+        self.simulated_s = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "simulated": True,
+            "offered_rate": self.offered_rate,
+            "achieved_rate": self.recorder.sent / self.duration,
+            "elapsed_s": self.simulated_s,
+            "send_lag_p99_ms": 0.0,
+            "send_lag_max_ms": 0.0,
+            "events": self.events,
+            "wall_s": self.wall_s,
+            "events_per_s": self.events / self.wall_s if self.wall_s > 0 else 0.0,
+            "valid": not self.problems,
+            "problems": self.problems,
+        }
+
+
+class Simulation:
+    """One trial of a scenario in simulated time."""
+
+    def __init__(self, scenario: Scenario, seed: int, options: SimOptions = SimOptions()) -> None:
+        load = scenario.load
+        if load.mode != "open":
+            raise ConfigError("--mode", "the simulator drives an open loop only")
+        self.scenario = scenario
+        self.options = options
+        self.seed = seed
+        config = scenario.router_config()
+        capacity = sum(t.capacity for t in scenario.profile.targets)
+        max_pending = options.max_pending or max(config.max_pending, 4 * capacity)
+        self.router = Router(
+            replace(config, max_pending=max_pending),
+            [spec.backend() for spec in scenario.profile.targets],
+            rng=random.Random(seed),
+        )
+        self.heap: list[tuple] = []
+        self._seq = itertools.count()
+        self.targets = {
+            spec.id: _Target(spec, seed, self.heap, self._seq) for spec in scenario.profile.targets
+        }
+        self.recorder = Recorder()
+        self._latency = BucketTally(self.recorder.corrected)
+        self.report = SimReport(self.recorder, load.rate, load.duration_s)
+        self.now = 0.0
+        self.events = 0
+        self.latency_sum = 0.0  # exact, for the validation of means
+        self.samples: list[tuple[float, dict[str, int]]] = []
+        # Arrivals and keys: the very stream the live generator's first
+        # process draws from with this seed (loadgen seeds it seed * 1000).
+        self._arrivals = random.Random(seed * 1000)
+        self._key = key_sampler(load, self._arrivals)
+        self._work = random.Random(f"{seed}:service").random
+        self._end_of_load = load.duration_s
+        self._give_up = load.duration_s + load.drain_s
+        self._next_rid = 0
+        self._requests: dict[int, list] = {}  # rid -> [intended, quantile, attempts]
+        # (arrival time, target, attempt, its quantile, or None for a cancel)
+        self._to_target: deque[tuple[float, _Target, int, float | None]] = deque()
+        self._to_router: deque[tuple[float, int, bool]] = deque()
+        self._deadlines: deque[tuple[float, Any]] = deque()
+        self._tries: deque[tuple[float, Any]] = deque()
+        self._faulted = {f.target for f in scenario.profile.faults}
+        self._full_samples = len(self.targets) <= options.full_samples_up_to
+        self._next_arrival = options.hop_s  # the first send is intended at 0, as live
+        self._push(0.0, _SAMPLE, None, None)
+        for fault in scenario.profile.faults:
+            self._push(fault.at_s, _FAULT_START, fault, None)
+            if fault.end_s is not None:
+                self._push(fault.end_s, _FAULT_END, fault, None)
+        if "eject" in scenario.failover:  # heartbeats are read only by eject's health checks
+            self._push(options.heartbeat_s, _HEARTBEATS, None, None)
+        self._apply(self.router.start(0.0), 0.0)
+
+    # ------------------------------------------------------------ the loop
+
+    def _push(self, at: float, kind: int, a: Any, b: Any) -> None:
+        heapq.heappush(self.heap, (at, next(self._seq), kind, a, b))
+
+    def run(self, until: float | None = None, progress: Callable[[float], None] | None = None):
+        """Advance to ``until`` (default: the end of the load and its drain)."""
+        stop_at = self._give_up if until is None else until
+        router = self.router
+        on_reply = router.on_reply
+        on_timer = router.on_timer
+        apply = self._apply
+        arrive = self._arrive
+        heap = self.heap
+        heappop = heapq.heappop
+        to_target = self._to_target
+        to_router = self._to_router
+        deadlines = self._deadlines
+        tries = self._tries
+        hop = self.options.hop_s
+        end_of_load = self._end_of_load + hop
+        next_gap = self.scenario.load.next_gap
+        arrivals = self._arrivals
+        started = time.perf_counter()
+        events = 0
+        next_progress = 1 << 16
+        while True:
+            # The earliest head of the sorted streams is the next event.
+            at = self._next_arrival
+            source = 0
+            if heap and heap[0][0] < at:
+                at = heap[0][0]
+                source = 1
+            if to_target and to_target[0][0] < at:
+                at = to_target[0][0]
+                source = 2
+            if to_router and to_router[0][0] < at:
+                at = to_router[0][0]
+                source = 3
+            if deadlines:
+                while deadlines and deadlines[0][1].ref.done:
+                    deadlines.popleft()  # its request is over: a stale timer
+                if deadlines and deadlines[0][0] < at:
+                    at = deadlines[0][0]
+                    source = 4
+            if tries:
+                while tries and tries[0][1].ref.done:
+                    tries.popleft()
+                if tries and tries[0][0] < at:
+                    at = tries[0][0]
+                    source = 5
+            if at > stop_at or (until is None and at >= end_of_load and not router.pending):
+                break  # (an empty world has at == inf > stop_at)
+            self.now = at
+            events += 1
+            if source == 0:
+                arrive(at)
+                following = at + next_gap(at - hop, arrivals)
+                self._next_arrival = following if following < end_of_load else math.inf
+            elif source == 1:
+                _, _, kind, target, entry = heappop(heap)
+                if kind != _DONE:
+                    self._other(at, kind, target, entry)
+                elif entry[0] == target.epoch:  # else: served by a process crashed since
+                    job = entry[1]
+                    if target.queue.finish(job, at):
+                        faults = target.faults
+                        ok = faults.healthy or not faults.fails(target.error_draw)
+                        if hop > 0:
+                            to_router.append((at + hop, job[0], ok))
+                        else:
+                            apply(on_reply(at, job[0], ok), at)
+            elif source == 2:
+                _, target, attempt, work = to_target.popleft()
+                if target.alive:
+                    if work is None:
+                        target.queue.cancel(attempt)
+                    else:
+                        target.queue.offer(attempt, work, at)  # False: dropped or hung
+            elif source == 3:
+                _, attempt, ok = to_router.popleft()
+                apply(on_reply(at, attempt, ok), at)
+            elif source == 4:
+                apply(on_timer(at, deadlines.popleft()[1]), at)
+            else:
+                apply(on_timer(at, tries.popleft()[1]), at)
+            if progress is not None and events >= next_progress:
+                next_progress += 1 << 16
+                progress(min(1.0, at / self._end_of_load))
+        self.events += events
+        self.report.events = self.events
+        self.report.wall_s += time.perf_counter() - started
+        self.report.simulated_s = self.now
+        if until is None:
+            self.now = max(self.now, self._end_of_load)
+
+    # ------------------------------------------------------------ events
+
+    def _arrive(self, at: float) -> None:
+        rid = self._next_rid
+        self._next_rid = rid + 1
+        self._requests[rid] = [at - self.options.hop_s, self._work(), 0]
+        self.recorder.sent += 1
+        key = self._key() if self._key is not None else None
+        self._apply(self.router.on_request(at, rid, key), at)
+
+    def _deliver(self, at: float, target: _Target, attempt: int, work: float | None) -> None:
+        if not target.alive:
+            return
+        if work is None:
+            target.queue.cancel(attempt)
+        else:
+            target.queue.offer(attempt, work, at)  # False: dropped or hung, never answered
+
+    def _other(self, at: float, kind: int, a: Any, b: Any) -> None:
+        router = self.router
+        if kind == _TIMER:
+            self._apply(router.on_timer(at, a), at)
+        elif kind == _PROBE:
+            target: _Target = a
+            if target.alive and not target.faults.dropping(at):
+                queue = target.queue
+                router.on_probe_reply(at, target.spec.id, queue.in_flight, queue.latency_ewma)
+        elif kind == _HEARTBEATS:
+            for target in self.targets.values():
+                if target.alive and not target.faults.dropping(at):
+                    router.on_heartbeat(at, target.spec.id)
+            self._push(at + self.options.heartbeat_s, _HEARTBEATS, None, None)
+        elif kind == _SAMPLE:
+            backends = router.backends
+            if self._full_samples:
+                counts = {b.id: b.sent for b in backends.values()}
+            else:
+                counts = {t: backends[t].sent for t in self._faulted}
+                counts["(rest)"] = router.stats.attempts - sum(counts.values())
+            self.samples.append((at, counts))
+            if at < self._give_up:
+                self._push(at + self.options.sample_s, _SAMPLE, None, None)
+        elif kind == _FAULT_START:
+            self._fault_start(at, a)
+        elif kind == _FAULT_END:
+            self._fault_end(at, a)
+        elif kind == _RESTART:
+            target = a
+            target.restart()
+            self._apply(router.on_join(at, target.spec.backend()), at)
+        else:
+            raise AssertionError(kind)
+
+    def _fault_start(self, at: float, fault: Fault) -> None:
+        target = self.targets[fault.target]
+        if fault.kind == "crash":
+            target.crash()
+        elif target.alive:
+            target.faults.apply(fault.command(), at)
+            target.queue.pump(at)
+
+    def _fault_end(self, at: float, fault: Fault) -> None:
+        target = self.targets[fault.target]
+        if fault.kind == "crash":
+            if not target.alive:
+                self._push(at + self.options.restart_s, _RESTART, target, None)
+        elif target.alive:
+            target.faults.recover()
+            target.queue.pump(at)
+
+    # ------------------------------------------------------------ actions
+
+    def _apply(self, actions: list, at: float) -> None:
+        """Carry out the router's actions, as the balancer's event loop does."""
+        hop = self.options.hop_s
+        router = self.router
+        while actions:
+            more: list = []  # what failed sends lead to
+            for action in actions:
+                kind = type(action)
+                if kind is Send:
+                    target = self.targets[action.backend]
+                    if not target.alive:
+                        # A crashed peer is disconnected: the send fails at once
+                        # (ZeroMQ's ROUTER_MANDATORY in the live balancer).
+                        more.extend(router.on_send_failed(at, action.attempt))
+                        continue
+                    request = self._requests[action.request]
+                    work = (request[1] + GOLDEN * request[2]) % 1.0
+                    request[2] += 1
+                    if hop > 0:
+                        self._to_target.append((at + hop, target, action.attempt, work))
+                    else:
+                        self._deliver(at, target, action.attempt, work)
+                elif kind is Arm:
+                    timer = action.timer
+                    stream = (
+                        self._deadlines
+                        if timer.kind == DEADLINE
+                        else self._tries
+                        if timer.kind == TRY
+                        else None
+                    )
+                    if stream is not None and (not stream or stream[-1][0] <= action.at):
+                        stream.append((action.at, timer))
+                    else:
+                        self._push(action.at, _TIMER, timer, None)
+                elif kind is Reply:
+                    self._reply(at, action)
+                elif kind is Cancel:
+                    # Behind the request on the same path, as in the live rig.
+                    target = self.targets[action.backend]
+                    if hop > 0:
+                        self._to_target.append((at + hop, target, action.attempt, None))
+                    else:
+                        self._deliver(at, target, action.attempt, None)
+                elif kind is Probe:
+                    self._push(at + 2 * hop, _PROBE, self.targets[action.backend], None)
+            actions = more
+
+    def _reply(self, at: float, reply: Reply) -> None:
+        intended = self._requests.pop(reply.request)[0]
+        latency = at + self.options.hop_s - intended
+        self.latency_sum += latency
+        self._latency.add(clamp_us(latency))
+        self.recorder.outcomes[reply.status] += 1
+        self.recorder.count_reply(reply.status, reply.backend, intended)
+
+    # ------------------------------------------------------------ results
+
+    def finish(self) -> dict[str, Any]:
+        """The trial's result, in the live runner's shape."""
+        recorder = self.recorder
+        # Sent at its intended time, a request's corrected and uncorrected
+        # latencies are the same: the simulated generator never lags.
+        self._latency.flush(recorder.corrected)
+        recorder.uncorrected = copy_histogram(recorder.corrected)
+        recorder.lost = len(self._requests)
+        if recorder.lost:
+            self.report.problems.append(
+                f"{recorder.lost} requests still unanswered at the end of the drain"
+            )
+        final = self.router.snapshot()
+        events = [e._asdict() for e in self.router.events]
+        return trial_result(
+            self.scenario, self.seed, 0.0, self.report, final, events, self.samples,
+            self.report.problems,
+        )  # fmt: skip
+
+    @property
+    def ok_latency_mean_s(self) -> float:
+        answered = self.recorder.answered
+        return self.latency_sum / answered if answered else 0.0
+
+
+def simulate_trial(
+    scenario: Scenario,
+    index: int,
+    progress: Callable[[float], None] | None = None,
+    options: SimOptions = SimOptions(),
+) -> dict[str, Any]:
+    """One simulated trial (seed ``scenario.seed + index``, as live trials)."""
+    simulation = Simulation(scenario, scenario.seed + index, options)
+    simulation.run(progress=progress)
+    return simulation.finish()

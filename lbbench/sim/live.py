@@ -1,0 +1,129 @@
+"""Live against simulated: replay a live result set's scenarios in the simulator.
+
+Each scenario of a live ``lbbench.run/1`` file is rebuilt from what the
+file records (profile, strategy and options, failover, load, deadline,
+seed, trials) and simulated. The simulated set has the same scenario keys,
+so ``lbbench compare LIVE SIM`` works on it too. The checks: throughput
+and p50 within 10 % per scenario, and the same order of strategies by p99
+within each group of scenarios that differ only in strategy.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import defaultdict
+from typing import Any
+
+from lbbench.errors import ConfigError
+from lbbench.loadgen import LoadSpec
+from lbbench.profiles import FleetProfile, load_profile
+from lbbench.results import read_result
+from lbbench.runner import Scenario, run_scenario
+from lbbench.sim.engine import SimOptions, simulate_trial
+from lbbench.sim.validate import Check
+
+AGREEMENT = 0.10
+
+
+def _profile(entry: dict[str, Any], where: str) -> FleetProfile:
+    # The recorded path may be from another checkout; the name is the fallback.
+    for name in (entry.get("profile_source"), entry.get("profile")):
+        if name:
+            try:
+                return load_profile(name)
+            except ConfigError:
+                continue
+    raise ConfigError(
+        where, f"profile {entry.get('profile')!r} not found (in targets/ or as a path)"
+    )
+
+
+def scenario_from_entry(entry: dict[str, Any], where: str) -> Scenario:
+    """The scenario a result entry was measured with."""
+    try:
+        return Scenario(
+            name=entry["name"],
+            profile=_profile(entry, where),
+            strategy=entry["strategy"],
+            failover=tuple(entry["failover"].split("+")),
+            load=LoadSpec(**entry["load"]),
+            strategy_options=tuple(sorted(entry.get("strategy_options", {}).items())),
+            seed=entry["seed"],
+            trials=entry.get("trials_run", 1),
+            deadline_s=entry.get("deadline_s", 1.0),
+        )
+    except (KeyError, TypeError) as error:
+        raise ConfigError(where, f"cannot rebuild the scenario: {error}") from None
+
+
+def simulate_entries(
+    path: str, options: SimOptions
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(live scenario entries, their simulated counterparts), in the file's order."""
+    data = read_result(path)
+    live = [s for s in data["scenarios"] if not s.get("simulated")]
+    if not live:
+        raise ConfigError(path, "has no live scenario to compare with")
+    trial = functools.partial(simulate_trial, options=options)
+    simulated = [
+        run_scenario(
+            scenario_from_entry(entry, f"{path}: {entry.get('key')}"),
+            trial=trial,
+            simulated=True,
+        )
+        for entry in live
+    ]
+    return live, simulated
+
+
+def _within(name: str, live: float, sim: float, unit: str) -> Check:
+    passed = abs(sim - live) <= AGREEMENT * live if live else sim == live
+    return Check(name, live, sim, unit, f"within {AGREEMENT:.0%} of live", passed)
+
+
+def _p99(entry: dict[str, Any]) -> float:
+    return entry["summary"]["latency_ms"]["corrected"]["p99"]
+
+
+def agreement(live: list[dict[str, Any]], simulated: list[dict[str, Any]]) -> list[Check]:
+    """Throughput and p50 per scenario; p99 order of strategies per group."""
+    checks: list[Check] = []
+    groups: defaultdict[tuple, list[tuple[dict, dict]]] = defaultdict(list)
+    for real, sim in zip(live, simulated, strict=True):
+        name = real["name"]
+        checks.append(
+            _within(
+                f"{name}: throughput",
+                real["summary"]["throughput_rps"],
+                sim["summary"]["throughput_rps"],
+                "req/s",
+            )
+        )
+        checks.append(
+            _within(
+                f"{name}: p50",
+                real["summary"]["latency_ms"]["corrected"]["p50"],
+                sim["summary"]["latency_ms"]["corrected"]["p50"],
+                "ms",
+            )
+        )
+        group = (real["profile"], real["failover"], str(sorted(real["load"].items())))
+        groups[group].append((real, sim))
+    for (profile, failover, _), members in groups.items():
+        if len(members) < 2:
+            continue
+        live_order = [r["strategy"] for r, _ in sorted(members, key=lambda m: _p99(m[0]))]
+        sim_order = [s["strategy"] for _, s in sorted(members, key=lambda m: _p99(m[1]))]
+        same = sum(a == b for a, b in zip(live_order, sim_order, strict=True))
+        checks.append(
+            Check(
+                f"{profile} {failover}: p99 order live {' < '.join(live_order)}; "
+                f"sim {' < '.join(sim_order)}",
+                len(live_order),
+                same,
+                "places",
+                "same order",
+                live_order == sim_order,
+            )
+        )
+    return checks

@@ -1,0 +1,179 @@
+"""The simulator checked against queueing theory and balls-into-bins results.
+
+Each check runs the real engine (router, strategies, service queues) on a
+fleet for which the answer is known in closed form:
+
+- M/M/1: Poisson arrivals, exponential service of mean S, one server of
+  capacity 1: mean time in system S / (1 - rho), and the time in system is
+  exponential with rate mu - lambda, so its p99 is ln(100) / (mu - lambda);
+- M/M/c: one server of capacity c (a shared first-come-first-served line,
+  which is what the service queue is): mean time in system from the
+  Erlang C formula, S + C(c, a) / (c mu - lambda);
+- balls into bins: n requests that never finish thrown at n backends; the
+  most loaded holds about ln n / ln ln n under random and about
+  ln ln n / ln 2 (plus a constant) under p2c (Azar, Broder, Karlin, Upfal).
+
+Network hops are zero here: theory has none.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from lbbench.faults import Latency
+from lbbench.loadgen import LoadSpec
+from lbbench.profiles import FleetProfile, TargetSpec
+from lbbench.runner import Scenario
+from lbbench.sim.engine import SimOptions, Simulation
+from lbbench.sim.fleets import synthetic_fleet
+
+TOLERANCE = 0.05  # relative, for the queueing formulas
+THEORY = SimOptions(hop_s=0.0)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One validation: what theory says, what the simulator measured, and the verdict."""
+
+    name: str
+    expected: float
+    measured: float
+    unit: str
+    rule: str
+    passed: bool
+
+    @property
+    def error(self) -> float:
+        return (self.measured - self.expected) / self.expected if self.expected else 0.0
+
+
+def erlang_c(servers: int, offered: float) -> float:
+    """Probability that an arrival waits in M/M/c (``offered`` = lambda / mu < servers)."""
+    term = 1.0
+    below = 1.0  # sum of a^k / k! for k < c
+    for k in range(1, servers):
+        term *= offered / k
+        below += term
+    top = term * offered / servers / (1.0 - offered / servers)
+    return top / (below + top)
+
+
+def _single_server(capacity: int, service_ms: float) -> FleetProfile:
+    latency = Latency("exponential", (("mean_ms", service_ms),))
+    return FleetProfile(
+        f"mm{capacity}",
+        f"one server, capacity {capacity}, exponential service",
+        (TargetSpec("server", capacity=capacity, latency=latency),),
+    )
+
+
+def _queue_run(capacity: int, rho: float, requests: int, seed: int, service_ms: float = 1.0):
+    rate = rho * capacity / (service_ms / 1e3)
+    scenario = Scenario(
+        name=f"M/M/{capacity} rho={rho:g}",
+        profile=_single_server(capacity, service_ms),
+        strategy="round_robin",
+        load=LoadSpec(rate=rate, duration_s=requests / rate, drain_s=600.0),
+        seed=seed,
+        deadline_s=3600.0,  # theory has no deadline
+    )
+    simulation = Simulation(scenario, seed, THEORY)
+    simulation.run()
+    return simulation, rate
+
+
+def _relative(name: str, expected: float, measured: float, unit: str) -> Check:
+    passed = abs(measured - expected) <= TOLERANCE * expected
+    return Check(name, expected, measured, unit, f"within {TOLERANCE:.0%}", passed)
+
+
+def mm1(rho: float, requests: int, seed: int = 1) -> list[Check]:
+    service = 1e-3
+    simulation, rate = _queue_run(1, rho, requests, seed)
+    decay = 1.0 / service - rate  # the sojourn time is exponential with this rate
+    simulation.finish()
+    p99 = simulation.recorder.corrected.get_value_at_percentile(99.0) / 1e3
+    return [
+        _relative(
+            f"M/M/1 rho={rho:g}: mean latency S/(1-rho)",
+            service / (1 - rho) * 1e3,
+            simulation.ok_latency_mean_s * 1e3,
+            "ms",
+        ),
+        _relative(
+            f"M/M/1 rho={rho:g}: p99 latency ln(100)/(mu-lambda)",
+            math.log(100) / decay * 1e3,
+            p99,
+            "ms",
+        ),
+    ]
+
+
+def mmc(servers: int, rho: float, requests: int, seed: int = 1) -> Check:
+    service = 1e-3
+    simulation, rate = _queue_run(servers, rho, requests, seed)
+    waits = erlang_c(servers, rate * service)
+    expected = service + waits / (servers / service - rate)
+    return _relative(
+        f"M/M/{servers} rho={rho:g}: mean latency, Erlang C (P(wait)={waits:.3f})",
+        expected * 1e3,
+        simulation.ok_latency_mean_s * 1e3,
+        "ms",
+    )
+
+
+def max_load(strategy: str, bins: int, seed: int) -> int:
+    """Throw ``bins`` never-ending requests at ``bins`` backends; the fullest one's count."""
+    forever = Latency("fixed", (("ms", 1e9),))
+    profile = synthetic_fleet(bins, capacity=1, latency=forever)
+    rate = bins * 1e3  # all thrown within a millisecond, constant spacing
+    scenario = Scenario(
+        name=f"{bins} balls into {bins} bins",
+        profile=profile,
+        strategy=strategy,
+        load=LoadSpec(rate=rate, duration_s=(bins - 0.5) / rate, arrival="constant"),
+        seed=seed,
+        deadline_s=3600.0,
+    )
+    simulation = Simulation(scenario, seed, THEORY)
+    simulation.run(until=1.0)
+    assert simulation.recorder.sent == bins
+    return max(b.in_flight for b in simulation.router.backends.values())
+
+
+def balls_into_bins(bins: int, seeds: tuple[int, ...] = (1, 2, 3)) -> list[Check]:
+    """random against p2c; the largest maximum over ``seeds`` is reported."""
+    lnn = math.log(bins)
+    random_theory = lnn / math.log(lnn)
+    p2c_theory = math.log(lnn) / math.log(2)
+    random_max = max(max_load("random", bins, seed) for seed in seeds)
+    p2c_max = max(max_load("p2c", bins, seed) for seed in seeds)
+    return [
+        Check(
+            f"balls into bins n={bins}: random max load ~ ln n/ln ln n",
+            random_theory,
+            random_max,
+            "requests",
+            ">= ln n/ln ln n",
+            random_max >= random_theory,
+        ),
+        Check(
+            f"balls into bins n={bins}: p2c max load ~ ln ln n/ln 2 + O(1)",
+            p2c_theory,
+            p2c_max,
+            "requests",
+            "<= ln ln n/ln 2 + 2, and < random's",
+            p2c_max <= p2c_theory + 2 and p2c_max < random_max,
+        ),
+    ]
+
+
+def theory_checks(requests: int = 200_000, seed: int = 1) -> list[Check]:
+    """Every closed-form check (what ``lbbench sim --validate`` runs)."""
+    checks = [*mm1(0.5, requests, seed), *mm1(0.8, requests, seed)]
+    checks.append(mmc(4, 0.8, requests, seed))
+    checks.append(mmc(16, 0.9, requests, seed))
+    for bins in (1_000, 10_000):
+        checks.extend(balls_into_bins(bins))
+    return checks

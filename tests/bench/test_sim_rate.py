@@ -1,0 +1,45 @@
+"""The simulator's event rate (pytest-benchmark): events per second of wall time.
+
+Measure with:  pytest tests/bench/test_sim_rate.py --benchmark-enable -m "slow or not slow"
+Each round simulates the same seeded 20 000 requests (so the same events)
+on a synthetic fleet loaded to 70 % with 5 % of backends 10x slower; the
+figure is ``extra_info["events"]`` over the round's time. The time for
+10 000 backends x 10 million requests is measured by the command in the
+README, not here (it takes minutes).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from lbbench.loadgen import LoadSpec
+from lbbench.runner import Scenario
+from lbbench.sim import Simulation
+from lbbench.sim.fleets import rate_for_utilization, synthetic_fleet
+
+REQUESTS = 20_000
+
+
+@pytest.mark.parametrize("backends", [10, 1_000, 10_000])
+@pytest.mark.parametrize("strategy", ["round_robin", "p2c", "peak_ewma"])
+def test_sim_event_rate(benchmark, strategy, backends):
+    fleet = synthetic_fleet(backends, slow_fraction=0.05)
+    rate = rate_for_utilization(fleet, 0.7)
+    scenario = Scenario(
+        name="bench",
+        profile=fleet,
+        strategy=strategy,
+        load=LoadSpec(rate=rate, duration_s=REQUESTS / rate),
+    )
+
+    def setup():
+        return (Simulation(scenario, 1),), {}
+
+    def simulate(simulation: Simulation) -> Simulation:
+        simulation.run()
+        return simulation
+
+    simulation = benchmark.pedantic(simulate, setup=setup, rounds=3, iterations=1)
+    benchmark.extra_info["events"] = simulation.events
+    benchmark.extra_info["requests"] = simulation.recorder.sent
+    assert simulation.recorder.sent > 0.95 * REQUESTS

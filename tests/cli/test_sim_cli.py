@@ -1,0 +1,83 @@
+"""``lbbench sim`` from the command line: result sets, compare and report on them, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lbbench.results import read_result
+from tests.cli.test_bad_input import lbbench
+
+BAD = [
+    # arguments, words the one-line error must contain
+    (["--backends", "0"], "--backends: must be >= 1"),
+    (["--backends", "10", "--targets", "uniform"], "--backends: a synthetic fleet or --targets"),
+    (["--backends", "10", "--slow-fraction", "2"], "--slow-fraction: must be <= 1"),
+    (["--backends", "10", "--utilization", "-1"], "--utilization: must be > 0"),
+    (["--backends", "10", "--latency", "gamma:k=2"], "--latency.dist: unknown distribution"),
+    (["--backends", "10", "--latency", "exponential:mean_ms=x"], "--latency mean_ms: not a number"),
+    (["--strategy", "fastest"], "unknown strategy 'fastest'"),
+    (["--strategy", "p2c", "--failover", "pray"], "pray"),
+    (["--strategy", "p2c", "--requests", "0"], "--requests: must be >= 1"),
+    (["--suite", "nope"], "--suite: unknown suite 'nope'"),
+    (["--against", "x.json"], "--against: goes with --validate"),
+    (["--hop-us", "-5"], "--hop-us: must be >= 0"),
+    (["--rate", "10", "--utilization", "0.5"], "not allowed with argument"),
+]
+
+
+@pytest.mark.parametrize("args, words", BAD)
+def test_bad_input_is_one_line_and_exit_2(args, words, tmp_path):
+    done = lbbench("sim", *args, "--out", str(tmp_path))
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0], done.stderr
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_a_synthetic_fleet_run_writes_a_simulated_result_set(tmp_path):
+    done = lbbench(
+        "sim", "--backends", "200", "--slow-fraction", "0.05", "--utilization", "0.6",
+        "--requests", "20000", "--strategy", "round_robin,p2c", "--out", str(tmp_path), "--json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (path,) = tmp_path.iterdir()
+    data = read_result(path)
+    assert json.loads(done.stdout)["run_id"] == data["run_id"]
+    assert data["config"]["simulated"] is True
+    assert [s["strategy"] for s in data["scenarios"]] == ["round_robin", "p2c"]
+    for scenario in data["scenarios"]:
+        assert scenario["simulated"] is True and scenario["valid"]
+        assert len(scenario["summary"]["backends"]) == 200
+        requests = scenario["summary"]["requests"]
+        assert requests["sent"] == requests["ok"] > 19_000
+    # same seed, same arrivals: the two strategies saw the same requests
+    sent = {s["summary"]["requests"]["sent"] for s in data["scenarios"]}
+    assert len(sent) == 1
+
+
+def test_compare_and_report_work_on_simulated_sets(tmp_path):
+    out = tmp_path / "results"
+    for seed in ("1", "2"):
+        done = lbbench(
+            "sim", "--targets", "one-slow", "--strategy", "p2c", "--rate", "800",
+            "--duration", "2", "--trials", "4", "--seed", seed, "--out", str(out),
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    first, second = sorted(out.iterdir())
+    compared = lbbench("compare", str(first), str(second), "--json")
+    assert compared.returncode == 0, compared.stderr
+    rows = json.loads(compared.stdout)["comparisons"][0]["rows"]
+    assert {r["method"] for r in rows} == {"mann-whitney"}
+    report = lbbench("report", str(first), str(second), "--out", str(tmp_path / "r.html"))
+    assert report.returncode == 0, report.stderr
+    assert (tmp_path / "r.html").stat().st_size > 10_000
+
+
+def test_validate_against_a_file_that_is_not_a_result_set(tmp_path):
+    bogus = tmp_path / "bogus.json"
+    bogus.write_text("[]")
+    done = lbbench("sim", "--validate", "--requests", "1000", "--against", str(bogus))
+    assert done.returncode == 2
+    assert str(bogus) in done.stderr.strip().splitlines()[-1]
