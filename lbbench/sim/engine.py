@@ -88,6 +88,21 @@ class SimOptions:
                 raise ConfigError(name, "must be > 0")
 
 
+def _compact(stream: deque[tuple[float, Any]]) -> None:
+    """Drop the timers of finished requests and attempts from a timer stream.
+
+    Only its head is pruned as time goes by, and one slow request at the
+    head holds everything behind it; compacting whenever the stream is
+    twice the requests pending keeps its length, and memory, bounded by
+    what is in flight rather than by the request rate times the deadline.
+    Each compaction follows at least as many appends as it keeps entries,
+    so it costs O(1) per timer.
+    """
+    live = [entry for entry in stream if not entry[1].ref.done]
+    stream.clear()
+    stream.extend(live)
+
+
 class _Target:
     """One simulated target: the shared service queue and faults, plus liveness."""
 
@@ -419,6 +434,8 @@ class Simulation:
                     )
                     if stream is not None and (not stream or stream[-1][0] <= action.at):
                         stream.append((action.at, timer))
+                        if len(stream) > 2 * router.pending + 1024:
+                            _compact(stream)
                     else:
                         self._push(action.at, _TIMER, timer, None)
                 elif kind is Reply:
