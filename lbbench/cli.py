@@ -453,9 +453,11 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--png", help="also write each plot as a PNG into this folder")
     rep.set_defaults(func=_report)
 
+    from lbbench.locust_command import add_parser as add_locust_parser
     from lbbench.sim.command import add_parser as add_sim_parser
 
     add_sim_parser(commands, _options)
+    add_locust_parser(commands, _options)
 
     bal = commands.add_parser("balancer", help="run the ZeroMQ balancer under test")
     bal.add_argument("--frontend", default=DEFAULT_FRONTEND, help="client socket (ROUTER)")
@@ -498,7 +500,10 @@ def _add_routing(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "passthrough", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.passthrough_args = extra  # `lbbench locust` hands the rest to Locust
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE

@@ -182,6 +182,11 @@ class Rig:
             args += ["--targets", profile.source]
         self.targets[target_id] = _Process(f"target-{target_id}", args, self.log_dir)
 
+    def restart_target(self, target_id: str) -> None:
+        """Start a target again after its process exited (a crash)."""
+        self.targets[target_id].stop()
+        self._start_target(target_id)
+
     def control(self, request: dict[str, Any], timeout_s: float = 5.0) -> dict[str, Any]:
         if self._control is None:
             sock = self._context.socket(zmq.REQ)
@@ -497,6 +502,13 @@ def run_scenario(
     for index in range(scenario.trials):
         tick = (lambda f, i=index: progress(i, f)) if progress else None
         trials.append(trial(scenario, index, tick))
+    return scenario_entry(scenario, trials, simulated=simulated)
+
+
+def scenario_entry(
+    scenario: Scenario, trials: list[dict[str, Any]], *, simulated: bool = False
+) -> dict[str, Any]:
+    """A scenario's entry in a result set, from its trials (however they were run)."""
     problems = [f"trial {i + 1}: {p}" for i, t in enumerate(trials) for p in t["problems"]]
     return {
         "key": scenario.key,

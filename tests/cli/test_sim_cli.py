@@ -81,3 +81,20 @@ def test_validate_against_a_file_that_is_not_a_result_set(tmp_path):
     done = lbbench("sim", "--validate", "--requests", "1000", "--against", str(bogus))
     assert done.returncode == 2
     assert str(bogus) in done.stderr.strip().splitlines()[-1]
+
+
+LOCUST_BAD = [
+    (["locust", "--strategy", "fastest"], "unknown strategy 'fastest'"),
+    (["locust", "--targets", "nowhere"], "--targets: no profile 'nowhere'"),
+    (["locust", "--locustfile", "missing.py"], "--locustfile: no such file: missing.py"),
+    (["locust", "--pacing-s", "0"], "--pacing-s: must be > 0"),
+    (["run", "--bogus"], "unrecognized arguments: --bogus"),
+]
+
+
+@pytest.mark.parametrize("args, words", LOCUST_BAD)
+def test_locust_bad_input_fails_before_anything_starts(args, words):
+    done = lbbench(*args)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0], done.stderr

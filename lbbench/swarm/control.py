@@ -1,0 +1,32 @@
+"""The balancer's control endpoint, asked from inside Locust (gevent-friendly sockets)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import zmq.green as zmq
+
+from lbbench.errors import LbbenchError
+
+
+class ControlError(LbbenchError):
+    """The balancer's control endpoint did not answer."""
+
+
+class Control:
+    def __init__(self, address: str, timeout_s: float = 2.0) -> None:
+        self.address = address
+        self.timeout_s = timeout_s
+
+    def ask(self, request: dict[str, Any]) -> dict[str, Any]:
+        # A fresh REQ socket per question: one that missed its answer is stuck.
+        sock = zmq.Context.instance().socket(zmq.REQ)
+        sock.setsockopt(zmq.LINGER, 0)
+        try:
+            sock.connect(self.address)
+            sock.send_json(request)
+            if not sock.poll(int(self.timeout_s * 1e3)):
+                raise ControlError(self.address, f"no answer to {request.get('cmd')!r}")
+            return sock.recv_json()
+        finally:
+            sock.close(0)

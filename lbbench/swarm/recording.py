@@ -1,0 +1,62 @@
+"""HdrHistograms and per-backend counts from Locust's request events, merged across workers.
+
+Each Locust process keeps an lbbench ``Recorder`` fed by the request
+events. A worker ships what it recorded since its last report inside
+Locust's own worker report (``report_to_master``) and starts afresh; the
+master adds every shipment into its recorder (``worker_report``), so the
+merged histograms are exactly those of all requests (HdrHistogram
+addition loses nothing), unlike Locust's own rounded response-time
+buckets. The corrected histogram uses the user's pacing interval as the
+expected interval (HdrHistogram's coordinated-omission correction): a
+stall that held a user back is counted as the calls it prevented.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from lbbench.outcomes import OUTCOMES
+from lbbench.recorder import Recorder, clamp_us
+
+WIRE_KEY = "lbbench"
+
+
+class SwarmRecorder:
+    def __init__(self, events: Any) -> None:
+        self.recorder = Recorder()
+        self.started: float | None = None
+        events.request.add_listener(self.on_request)
+        events.report_to_master.add_listener(self.on_report_to_master)
+        events.worker_report.add_listener(self.on_worker_report)
+        events.test_start.add_listener(self.on_test_start)
+
+    def on_test_start(self, **_: Any) -> None:
+        if self.started is None:
+            self.started = time.monotonic()
+
+    def on_request(self, response_time: float, context: dict[str, Any], exception: Any, **_: Any):
+        status = (context or {}).get("status") or ("ok" if exception is None else "error")
+        if status not in OUTCOMES:
+            status = "error"
+        backend = (context or {}).get("backend", "")
+        latency = clamp_us(response_time / 1e3)
+        recorder = self.recorder
+        recorder.sent += 1
+        recorder.uncorrected.record_value(latency)
+        pacing = (context or {}).get("pacing_s")
+        if pacing:
+            recorder.corrected.record_corrected_value(latency, clamp_us(pacing))
+        else:
+            recorder.corrected.record_value(latency)
+        recorder.outcomes[status] += 1
+        offset = time.monotonic() - (self.started or time.monotonic())
+        recorder.count_reply(status, backend, offset)
+
+    def on_report_to_master(self, client_id: str, data: dict[str, Any]) -> None:
+        data[WIRE_KEY] = self.recorder.to_wire()
+        self.recorder = Recorder()
+
+    def on_worker_report(self, client_id: str, data: dict[str, Any]) -> None:
+        if WIRE_KEY in data:
+            self.recorder.merge(Recorder.from_wire(data[WIRE_KEY]))

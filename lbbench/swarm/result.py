@@ -1,0 +1,112 @@
+"""A Locust run as an lbbench.run/1 result set, so ``lbbench compare`` takes it like any run.
+
+Written by the master (or the single local process) when Locust quits,
+from the merged recorder and the balancer's own counters and health
+events. The scenario is keyed like the live runner's, with the load
+recorded as what Locust did: a closed loop of N users, each paced at
+``pacing_s``, at N / pacing_s requests per second offered at most.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from lbbench.faults import Latency
+from lbbench.loadgen import LoadSpec
+from lbbench.profiles import FleetProfile, TargetSpec, load_profile
+from lbbench.recorder import Recorder
+from lbbench.results import FORMAT, environment, new_run_id, read_result, write_result
+from lbbench.runner import Scenario, scenario_entry, trial_result
+from lbbench.swarm.control import Control
+
+_UNKNOWN_LATENCY = Latency("fixed", (("ms", 0.0),))  # the fleet is measured, not modelled here
+
+
+class LocustReport:
+    """The generator part of a trial: what Locust's users recorded, merged."""
+
+    def __init__(self, recorder: Recorder, users: int, pacing_s: float, elapsed_s: float) -> None:
+        self.recorder = recorder
+        self.problems: list[str] = []
+        self.users = users
+        self.pacing_s = pacing_s
+        self.elapsed_s = elapsed_s
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "locust": True,
+            "users": self.users,
+            "pacing_s": self.pacing_s,
+            "offered_rate": self.users / self.pacing_s if self.pacing_s else None,
+            "achieved_rate": self.recorder.sent / self.elapsed_s if self.elapsed_s else 0.0,
+            "elapsed_s": self.elapsed_s,
+            "coordinated_omission": "corrected with HdrHistogram's expected interval = pacing_s",
+            "valid": not self.problems,
+            "problems": self.problems,
+        }
+
+
+def fleet_from_stats(stats: dict[str, Any], profile: str | None) -> FleetProfile:
+    if profile:
+        return load_profile(profile)
+    targets = tuple(
+        TargetSpec(b["id"], weight=b["weight"], tier=b["tier"], latency=_UNKNOWN_LATENCY)
+        for b in stats["backends"]
+    )
+    return FleetProfile(f"locust-{len(targets)}", "the fleet the balancer knew", targets)
+
+
+def write_locust_result(
+    control: Control,
+    recorder: Recorder,
+    *,
+    started: float,
+    users: int,
+    pacing_s: float,
+    profile: str | None,
+    out: str,
+    argv: list[str],
+    run_time_s: float | None = None,
+) -> Path:
+    """``run_time_s`` is Locust's ``-t`` when given: the load's duration, which
+    keys the scenario and divides the throughput (else the measured time)."""
+    elapsed = max(1e-9, time.monotonic() - started)
+    duration = float(run_time_s) if run_time_s else elapsed
+    stats = control.ask({"cmd": "stats"})
+    events = control.ask({"cmd": "events"})["events"]
+    fleet = fleet_from_stats(stats, profile)
+    scenario = Scenario(
+        name=f"locust {stats['strategy']} {stats['failover']} on {fleet.name}",
+        profile=fleet,
+        strategy=stats["strategy"],
+        failover=tuple(stats["failover"].split("+")),
+        load=LoadSpec(
+            rate=max(users, 1) / pacing_s,
+            duration_s=duration,
+            mode="closed",
+            clients=max(users, 1),
+            drain_s=0.0,
+        ),
+    )
+    report = LocustReport(recorder, users, pacing_s, elapsed)
+    if recorder.sent != recorder.answered:
+        report.problems.append(f"{recorder.sent - recorder.answered} requests without an outcome")
+    # The balancer's clock is its own monotonic clock: events are shifted to the run's start.
+    start = stats["now"] - elapsed
+    trial = trial_result(scenario, 0, start, report, stats, events, [], report.problems)
+    data = {
+        "format": FORMAT,
+        "run_id": new_run_id("locust"),
+        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "environment": environment(),
+        "config": {"locust": True, "argv": argv, "users": users, "pacing_s": pacing_s},
+        "scenarios": [scenario_entry(scenario, [trial])],
+    }
+    path = write_result(data, out)
+    read_result(path)
+    print(f"lbbench: Locust result set: {path}", file=sys.stderr)
+    return path
