@@ -124,6 +124,16 @@ def _target(args: argparse.Namespace) -> int:
         schedule = ()
     if args.capacity is not None:
         spec = dataclasses.replace(spec, capacity=args.capacity)
+    if args.grpc:
+        from lbbench.rpc.target import serve as serve_grpc
+
+        return serve_grpc(
+            spec,
+            args.bind or "127.0.0.1:50051",
+            seed=args.seed,
+            schedule=schedule,
+            announce_to=sys.stdout if args.announce else None,
+        )
     backend = None if args.backend == "none" else args.backend
     if backend is None and not args.bind:
         raise ConfigError("--backend", "none needs --bind, or the target serves nobody")
@@ -475,6 +485,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--backend", default=DEFAULT_BACKEND, help="balancer backend address, or 'none'"
     )
     tgt.add_argument("--bind", help="also serve clients directly on this address")
+    tgt.add_argument(
+        "--grpc",
+        action="store_true",
+        help="serve gRPC on --bind (default 127.0.0.1:50051) instead of joining a balancer",
+    )
     tgt.add_argument("--targets", help="fleet profile holding this target's settings")
     tgt.add_argument("--capacity", type=int, help="requests served at once")
     tgt.add_argument(

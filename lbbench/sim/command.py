@@ -8,6 +8,7 @@ import functools
 import sys
 from typing import Any
 
+from lbbench.checks import check_number
 from lbbench.config import parse_failover
 from lbbench.errors import ConfigError
 from lbbench.faults import parse_latency
@@ -99,8 +100,7 @@ def _latency(text: str):
 
 
 def sim_options(args: argparse.Namespace) -> SimOptions:
-    if not args.hop_us >= 0:
-        raise ConfigError("--hop-us", f"must be >= 0, got {args.hop_us}")
+    check_number("--hop-us", args.hop_us, low=0.0)
     return SimOptions(hop_s=args.hop_us / 1e6, restart_s=args.restart_s)
 
 

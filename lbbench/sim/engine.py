@@ -34,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from lbbench.checks import check_number
 from lbbench.errors import ConfigError
 from lbbench.faults import Fault, FaultState
 from lbbench.loadgen import key_sampler
@@ -64,7 +65,7 @@ class SimOptions:
     balancer, balancer to target, and back). Its default is half of the
     round trip a request with no service time took from a client to one
     live target directly on this project's reference machine (274 us,
-    ``tests/bench/test_added_latency.py``), so that the four hops cost
+    ``tests/bench/test_balancer_throughput.py``), so that the four hops cost
     about what the live rig's balancer path did (576 us). ``restart_s`` is
     how long a crashed target takes to come back after its fault ends (a
     live target is a new Python process). ``max_pending`` None means the
@@ -80,12 +81,10 @@ class SimOptions:
     full_samples_up_to: int = 200  # larger fleets sample only faulted backends
 
     def __post_init__(self) -> None:
-        for name in ("hop_s", "restart_s"):
-            if not (getattr(self, name) >= 0 and math.isfinite(getattr(self, name))):
-                raise ConfigError(f"--{name.replace('_s', '')}", "must be a number >= 0")
+        for flag, value in (("--hop-us", self.hop_s), ("--restart-s", self.restart_s)):
+            check_number(flag, value, low=0.0)
         for name in ("heartbeat_s", "sample_s"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(name, "must be > 0")
+            check_number(name, getattr(self, name), low=0.0, low_open=True)
 
 
 def _compact(stream: deque[tuple[float, Any]]) -> None:

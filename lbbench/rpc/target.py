@@ -1,0 +1,153 @@
+"""The mock target over gRPC: the same service queue, latency model and faults as the
+ZeroMQ target, served by a grpc.aio server.
+
+Faults map to gRPC as a client sees them: an injected error is INTERNAL;
+a hanging, stalled or partitioned (drop, flap) target takes the call and
+never answers, so the client's deadline gives DEADLINE_EXCEEDED; a crash
+ends the process, so calls fail with UNAVAILABLE until it is back. The
+standard health service (grpc.health.v1) says NOT_SERVING while the
+target would not answer (hang, stall, drop, flap) and SERVING otherwise
+(a slow or erroring server is still up; finding that out is the
+balancer's job). Faults arrive by the ``Fault`` RPC (from the runner) or
+from the profile's schedule (``--schedule``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import random
+import signal
+import sys
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
+
+from lbbench.errors import LbbenchError
+from lbbench.faults import Fault, FaultState, parse_command
+from lbbench.profiles import TargetSpec
+from lbbench.rpc import lbbench_pb2, lbbench_pb2_grpc
+from lbbench.service import Job, ServiceQueue
+
+SERVICE = "lbbench.Lbbench"
+
+
+class GrpcTarget(lbbench_pb2_grpc.LbbenchServicer):
+    def __init__(self, spec: TargetSpec, seed: int = 0) -> None:
+        self.spec = spec
+        self.rng = random.Random(f"{seed}:{spec.id}")
+        self.service_time = spec.latency.sampler(self.rng)
+        self.faults = FaultState()
+        self.health = HealthServicer()
+        self.loop = asyncio.get_running_loop()
+        self.queue = ServiceQueue(
+            spec.capacity, self.faults, lambda work: self.service_time(), self._started
+        )
+        self._ids = itertools.count()
+        self.served = 0
+
+    # ------------------------------------------------------------ service
+
+    def _started(self, done_at: float, job: Job) -> None:
+        self.loop.call_at(done_at, self._finish, job)
+
+    def _finish(self, job: Job) -> None:
+        future: asyncio.Future = job[1]
+        answered = self.queue.finish(job, self.loop.time())
+        if answered and not future.done():
+            future.set_result(not self.faults.fails(self.rng.random))
+
+    async def Call(self, request: Any, context: Any) -> Any:
+        key = next(self._ids)
+        future = self.loop.create_future()
+        # Not offered (dropped, hung): the future is never resolved and the
+        # client's deadline ends the call, as with a server that went silent.
+        self.queue.offer(key, future, self.loop.time())
+        try:
+            ok = await future
+        except asyncio.CancelledError:
+            self.queue.cancel(key)  # the client gave up: do not serve it from the line
+            raise
+        if not ok:
+            await context.abort(grpc.StatusCode.INTERNAL, "injected error")
+        self.served += 1
+        return lbbench_pb2.CallReply(backend=self.spec.id, payload=request.payload)
+
+    # ------------------------------------------------------------ control
+
+    async def apply(self, command: dict[str, Any]) -> None:
+        command = parse_command(command)
+        if command["kind"] == "crash":
+            sys.stderr.flush()
+            os._exit(3)  # abrupt, as a real crash: no goodbye, connections reset
+        self.faults.apply(command, self.loop.time())
+        self.queue.pump(self.loop.time())  # a stall may have ended
+        await self._update_health()
+
+    async def recover(self) -> None:
+        await self.apply({"kind": "recover"})
+
+    async def _update_health(self) -> None:
+        faults = self.faults
+        silent = faults.hanging or faults.stalled or faults.dropped or faults.flap_period > 0
+        status = (
+            health_pb2.HealthCheckResponse.NOT_SERVING
+            if silent
+            else health_pb2.HealthCheckResponse.SERVING
+        )
+        for service in ("", SERVICE):
+            await self.health.set(service, status)
+
+    async def Fault(self, request: Any, context: Any) -> Any:
+        try:
+            await self.apply(json.loads(request.command_json))
+        except (LbbenchError, ValueError, TypeError, AttributeError) as error:
+            return lbbench_pb2.FaultReply(ok=False, error=str(error), state=self.faults.describe())
+        return lbbench_pb2.FaultReply(ok=True, state=self.faults.describe())
+
+
+async def _serve(
+    spec: TargetSpec, bind: str, seed: int, schedule: tuple[Fault, ...], announce: Any
+) -> int:
+    target = GrpcTarget(spec, seed)
+    server = grpc.aio.server()
+    lbbench_pb2_grpc.add_LbbenchServicer_to_server(target, server)
+    health_pb2_grpc.add_HealthServicer_to_server(target.health, server)
+    port = server.add_insecure_port(bind)
+    if port == 0:
+        raise LbbenchError("--bind", f"cannot listen on {bind}")
+    await server.start()
+    await target._update_health()
+    host = bind.rsplit(":", 1)[0]
+    if announce is not None:
+        announce.write(json.dumps({"id": spec.id, "pid": os.getpid(), "port": port}) + "\n")
+        announce.flush()
+    else:
+        print(f"target {spec.id}: gRPC on {host}:{port}", file=sys.stderr, flush=True)
+    loop = asyncio.get_running_loop()
+    for fault in schedule:
+        loop.call_later(fault.at_s, lambda f=fault: loop.create_task(target.apply(f.command())))
+        if fault.end_s is not None:
+            loop.call_later(fault.end_s, lambda: loop.create_task(target.recover()))
+    stopped = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopped.set)
+    await stopped.wait()
+    await server.stop(grace=1.0)
+    return 0
+
+
+def serve(
+    spec: TargetSpec,
+    bind: str,
+    *,
+    seed: int = 0,
+    schedule: tuple[Fault, ...] = (),
+    announce_to: Any = None,
+) -> int:
+    """Serve one gRPC target in this process until SIGTERM or SIGINT."""
+    return asyncio.run(_serve(spec, bind, seed, schedule, announce_to))
