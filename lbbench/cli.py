@@ -156,6 +156,14 @@ def _target(args: argparse.Namespace) -> int:
     )
 
 
+def _gateway(args: argparse.Namespace) -> int:
+    from lbbench.checks import check_number
+    from lbbench.rpc.gateway import serve
+
+    check_number("--timeout", args.timeout, low=0.0, low_open=True)
+    return serve(args.listen, args.balancer, args.timeout, sys.stdout if args.announce else None)
+
+
 def _run(args: argparse.Namespace) -> int:
     from lbbench.loadgen import LoadSpec
     from lbbench.runner import Scenario
@@ -478,6 +486,15 @@ def build_parser() -> argparse.ArgumentParser:
     bal.add_argument("--seed", type=int, default=0)
     bal.add_argument("--announce", action="store_true", help=argparse.SUPPRESS)
     bal.set_defaults(func=_balancer)
+
+    gw = commands.add_parser("gateway", help="gRPC server forwarding calls into the balancer")
+    gw.add_argument("--listen", default="127.0.0.1:50050", help="gRPC address to serve on")
+    gw.add_argument("--balancer", default=DEFAULT_FRONTEND, help="the balancer's frontend")
+    gw.add_argument(
+        "--timeout", type=float, default=2.0, help="seconds, for calls without a deadline"
+    )
+    gw.add_argument("--announce", action="store_true", help=argparse.SUPPRESS)
+    gw.set_defaults(func=_gateway)
 
     tgt = commands.add_parser("target", help="run one mock target")
     tgt.add_argument("--id", default="t0", help="target id (its routing id)")

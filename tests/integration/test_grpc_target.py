@@ -135,3 +135,53 @@ def test_policies_grpcio_does_not_have_are_refused_by_it(policy):
         with channel, pytest.raises(grpc.RpcError) as error:
             stub.Call(lbbench_pb2.CallRequest(payload=b"x"), timeout=5)
         assert "No known policies" in error.value.details()
+
+
+@contextlib.contextmanager
+def gateway_on_rig(tmp_path):
+    """A live rig (balancer + the uniform profile's targets) and a gateway into it."""
+    from lbbench.loadgen import LoadSpec
+    from lbbench.profiles import load_profile
+    from lbbench.runner import Rig, Scenario
+
+    scenario = Scenario("gateway", load_profile("uniform"), "round_robin", load=LoadSpec())
+    with Rig(scenario, 1) as rig:
+        rig.wait_ready()
+        gateway = subprocess.Popen(
+            [sys.executable, "-m", "lbbench", "gateway", "--listen", "127.0.0.1:0",
+             "--balancer", rig.frontend, "--announce"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        try:
+            address = json.loads(gateway.stdout.readline())["gateway"]
+            yield rig, address
+        finally:
+            gateway.terminate()
+            gateway.wait(timeout=10)
+            gateway.stdout.close()
+
+
+def test_a_plain_grpcio_client_goes_through_the_gateway_to_the_balancers_targets(tmp_path):
+    with gateway_on_rig(tmp_path) as (rig, address):
+        channel, stub = stub_for(address)
+        with channel:
+            backends = {
+                stub.Call(lbbench_pb2.CallRequest(payload=b"p"), timeout=5).backend
+                for _ in range(40)
+            }
+            assert backends == {"t0", "t1", "t2", "t3"}  # round robin behind the gateway
+            keyed = {
+                stub.Call(lbbench_pb2.CallRequest(payload=b"p", key=b"k1"), timeout=5).payload
+                for _ in range(3)
+            }
+            assert keyed == {b"p"}
+            # the balancer's statuses come back as gRPC codes
+            for target in ("t0", "t1", "t2", "t3"):
+                assert rig.control(
+                    {"cmd": "fault", "target": target, "kind": "error_rate", "p": 1.0}
+                )["ok"]
+            with pytest.raises(grpc.RpcError) as error:
+                stub.Call(lbbench_pb2.CallRequest(payload=b"p"), timeout=5)
+            assert error.value.code() == grpc.StatusCode.INTERNAL
+            assert "balancer: error" in error.value.details()
