@@ -236,7 +236,7 @@ def execute(
 
     extra = {"trial": trial} if trial is not None else {}
     for scenario in scenarios:
-        scenario.router_config()  # bad input fails before anything starts
+        scenario.validate()  # bad input fails before anything starts
     console = Console(stderr=True)
     results = []
     with Progress(

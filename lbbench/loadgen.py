@@ -305,7 +305,11 @@ class LoadRun:
         seed: int,
         lead_s: float = 0.1,
         ready_timeout_s: float = 30.0,
+        grpc: dict[str, Any] | None = None,
     ) -> None:
+        """``frontend`` is the balancer's; with ``grpc`` (addresses, strategy,
+        modes, deadline_s) the generators call the targets through a gRPC
+        channel balanced by grpcio instead (``lbbench.rpc.loadgen``)."""
         self.spec = spec
         share = LoadSpec(**{**spec.as_dict(), "rate": spec.rate / spec.processes})
         if spec.mode == "closed":
@@ -315,6 +319,8 @@ class LoadRun:
         for index in range(spec.processes):
             # (lbbench.sim draws its arrivals from seed * 1000 too: the same schedule)
             job = {"spec": share.as_dict(), "frontend": frontend, "seed": seed * 1000 + index}
+            if grpc is not None:
+                job["grpc"] = grpc
             process = subprocess.Popen(
                 [sys.executable, "-m", "lbbench.loadgen", json.dumps(job)],
                 stdin=subprocess.PIPE,
@@ -434,7 +440,12 @@ def main() -> int:
         print("ready", flush=True)
         return float(sys.stdin.readline())
 
-    report = generate(LoadSpec(**job["spec"]), job["frontend"], handshake, job["seed"])
+    if "grpc" in job:
+        from lbbench.rpc.loadgen import generate_grpc
+
+        report = generate_grpc(LoadSpec(**job["spec"]), job["grpc"], handshake, job["seed"])
+    else:
+        report = generate(LoadSpec(**job["spec"]), job["frontend"], handshake, job["seed"])
     sys.stdout.write(json.dumps(report))
     return 0
 

@@ -68,7 +68,9 @@ def run(args: argparse.Namespace, options: Any) -> int:
         seed=args.seed,
         deadline_s=args.deadline,
     )
-    scenario.router_config()  # bad input fails before anything starts
+    if args.strategy.startswith("grpc:"):
+        raise ConfigError("--strategy", "Locust drives the ZeroMQ balancer: an lbbench strategy")
+    scenario.validate()  # bad input fails before anything starts
     with Rig(scenario, args.seed) as rig:
         rig.wait_ready()
         command = [

@@ -28,13 +28,14 @@ from typing import Any
 import zmq
 
 from lbbench.config import FailoverConfig, RouterConfig
-from lbbench.errors import LbbenchError
+from lbbench.errors import ConfigError, LbbenchError
 from lbbench.faults import Fault
 from lbbench.loadgen import LoadRun, LoadSpec, read_line
 from lbbench.metrics import failover_timing, fairness
 from lbbench.outcomes import OUTCOMES
 from lbbench.profiles import FleetProfile
 from lbbench.recorder import Recorder, decode, encode, new_histogram, summarize
+from lbbench.rpc.policies import check_modes, is_grpc, policy_of
 from lbbench.strategies import STRATEGIES
 
 SAMPLE_EVERY_S = 0.05
@@ -59,6 +60,16 @@ class Scenario:
     trials: int = 1
     deadline_s: float = 1.0
 
+    def validate(self) -> None:
+        """Raise ConfigError on bad input, before anything starts."""
+        if is_grpc(self.strategy):
+            policy_of(self.strategy)
+            check_modes(self.failover)
+            if self.strategy_options:
+                raise ConfigError("--option", "grpc: policies take no lbbench strategy options")
+        else:
+            self.router_config()
+
     def router_config(self) -> RouterConfig:
         """Validates the routing part (raises ConfigError on bad input)."""
         return RouterConfig(
@@ -80,7 +91,9 @@ class Scenario:
         )
 
     def expected_shares(self) -> dict[str, float]:
-        return self.profile.expected_shares(STRATEGIES[self.strategy].weighted)
+        # grpcio's policies know nothing of lbbench weights: even shares
+        weighted = not is_grpc(self.strategy) and STRATEGIES[self.strategy].weighted
+        return self.profile.expected_shares(weighted)
 
 
 def _die_with_parent() -> None:
@@ -90,7 +103,7 @@ def _die_with_parent() -> None:
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
-class _Process:
+class ChildProcess:
     def __init__(self, name: str, args: list[str], log_dir: Path, announce: bool = False) -> None:
         self.name = name
         self.args = args
@@ -140,7 +153,7 @@ class Rig:
         self.seed = seed
         self._logs = tempfile.TemporaryDirectory(prefix="lbbench-rig-")
         self.log_dir = Path(self._logs.name)
-        self.targets: dict[str, _Process] = {}
+        self.targets: dict[str, ChildProcess] = {}
         self.planned_exits: set[str] = set()
         self.problems: list[str] = []
         self._context = zmq.Context()
@@ -160,7 +173,7 @@ class Rig:
             args += ["--targets", scenario.profile.source]
         for name, value in scenario.strategy_options:
             args += ["--option", f"{name}={json.dumps(value)}"]
-        self.balancer = _Process("balancer", args, self.log_dir, announce=True)
+        self.balancer = ChildProcess("balancer", args, self.log_dir, announce=True)
         try:
             line = self.balancer.read_line(READY_TIMEOUT_S)
             self.endpoints = json.loads(line)["balancer"]
@@ -180,7 +193,7 @@ class Rig:
         args += ["--seed", str(self.seed)]
         if profile.source:
             args += ["--targets", profile.source]
-        self.targets[target_id] = _Process(f"target-{target_id}", args, self.log_dir)
+        self.targets[target_id] = ChildProcess(f"target-{target_id}", args, self.log_dir)
 
     def restart_target(self, target_id: str) -> None:
         """Start a target again after its process exited (a crash)."""
@@ -269,44 +282,66 @@ class Rig:
 Progress = Callable[[float], None]
 
 
+def drive(
+    scenario: Scenario,
+    rig: Any,
+    generator: LoadRun,
+    progress: Progress | None,
+    sample: Callable[[], None] | None = None,
+) -> Any:
+    """Run the load to its end: faults on schedule (``rig.inject``/``rig.end``),
+    ``sample()`` every SAMPLE_EVERY_S, unplanned exits noted; the generator's report."""
+    load = scenario.load
+    start = generator.start_at
+    schedule: list[tuple[float, str, Fault]] = []
+    for fault in scenario.profile.faults:
+        schedule.append((start + fault.at_s, "start", fault))
+        if fault.end_s is not None:
+            schedule.append((start + fault.end_s, "end", fault))
+    schedule.sort(key=lambda item: item[0])
+    give_up = start + load.duration_s + load.drain_s + 15.0
+    next_sample = start
+    while time.monotonic() < give_up:
+        now = time.monotonic()
+        if all(p.poll() is not None for p in generator.processes):
+            break
+        while schedule and schedule[0][0] <= now:
+            _, what, fault = schedule.pop(0)
+            (rig.inject if what == "start" else rig.end)(fault)
+        if sample is not None and next_sample <= now <= start + load.duration_s + load.drain_s:
+            sample()
+            next_sample += SAMPLE_EVERY_S
+        rig.check_processes(now - start)
+        if progress is not None:
+            progress(min(1.0, max(0.0, (now - start) / load.duration_s)))
+        time.sleep(0.01)
+    report = generator.wait(timeout_s=10.0)
+    for _, what, fault in schedule:  # faults still due after the load ended
+        if what == "end" and fault.kind == "crash":
+            rig.planned_exits.add(fault.target)
+    rig.check_processes(time.monotonic() - start)
+    return report
+
+
 def run_trial(scenario: Scenario, index: int, progress: Progress | None = None) -> dict[str, Any]:
     """One trial on a fresh rig; returns its result (see README, "Result files")."""
+    if is_grpc(scenario.strategy):
+        from lbbench.rpc.rig import run_grpc_trial
+
+        return run_grpc_trial(scenario, index, progress)
     seed = scenario.seed + index
-    load = scenario.load
     with Rig(scenario, seed) as rig:
         rig.wait_ready()
-        generator = LoadRun(load, rig.frontend, seed)
+        generator = LoadRun(scenario.load, rig.frontend, seed)
         start = generator.start_at
-        schedule: list[tuple[float, str, Fault]] = []
-        for fault in scenario.profile.faults:
-            schedule.append((start + fault.at_s, "start", fault))
-            if fault.end_s is not None:
-                schedule.append((start + fault.end_s, "end", fault))
-        schedule.sort(key=lambda item: item[0])
         samples: list[tuple[float, dict[str, int]]] = []
-        give_up = start + load.duration_s + load.drain_s + 15.0
-        next_sample = start
-        while time.monotonic() < give_up:
-            now = time.monotonic()
-            if all(p.poll() is not None for p in generator.processes):
-                break
-            while schedule and schedule[0][0] <= now:
-                _, what, fault = schedule.pop(0)
-                (rig.inject if what == "start" else rig.end)(fault)
-            if now >= next_sample and now <= start + load.duration_s + load.drain_s:
-                with contextlib.suppress(RigError):
-                    stats = rig.control({"cmd": "stats"}, timeout_s=1.0)
-                    samples.append((stats["now"], {b["id"]: b["sent"] for b in stats["backends"]}))
-                next_sample += SAMPLE_EVERY_S
-            rig.check_processes(now - start)
-            if progress is not None:
-                progress(min(1.0, max(0.0, (now - start) / load.duration_s)))
-            time.sleep(0.01)
-        report = generator.wait(timeout_s=10.0)
-        for _, what, fault in schedule:  # faults still due after the load ended
-            if what == "end" and fault.kind == "crash":
-                rig.planned_exits.add(fault.target)
-        rig.check_processes(time.monotonic() - start)
+
+        def sample() -> None:
+            with contextlib.suppress(RigError):
+                stats = rig.control({"cmd": "stats"}, timeout_s=1.0)
+                samples.append((stats["now"], {b["id"]: b["sent"] for b in stats["backends"]}))
+
+        report = drive(scenario, rig, generator, progress, sample)
         final = rig.control({"cmd": "stats"})
         events = rig.control({"cmd": "events"})["events"]
         problems = report.problems + rig.problems
@@ -497,7 +532,7 @@ def run_scenario(
 ) -> dict[str, Any]:
     """All trials of one scenario (live, or simulated with ``lbbench.sim``'s
     trial runner); its entry in a result set."""
-    scenario.router_config()
+    scenario.validate()
     trials = []
     for index in range(scenario.trials):
         tick = (lambda f, i=index: progress(i, f)) if progress else None

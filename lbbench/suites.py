@@ -74,9 +74,44 @@ def smoke_suite(seed: int = 1, trials: int = 1) -> list[Scenario]:
     ]
 
 
+GRPC_WAYS = (
+    ("grpc:round_robin", ("fail_fast",)),
+    ("grpc:round_robin", ("eject",)),
+    ("grpc:round_robin", ("eject", "retry")),
+    ("grpc:pick_first", ("fail_fast",)),
+    ("weighted_round_robin", ("eject", "retry")),
+    ("p2c", ("eject", "retry")),
+)
+
+
+def grpc_suite(seed: int = 1, trials: int = 1) -> list[Scenario]:
+    """grpcio's client-side policies beside lbbench's balancer, under the same crash.
+
+    The crash-recover fleet (t1 killed at 2 s, restarted 3 s later) at 600
+    requests/s for 8 s: grpcio's round_robin plain, with outlier detection,
+    with outlier detection and its retry policy, and pick_first, served by
+    gRPC targets; then lbbench's balancer with eject+retry under smooth
+    WRR and p2c, served by ZeroMQ targets. Same generator, same schedule.
+    """
+    crash = load_profile("crash-recover")
+    return [
+        Scenario(
+            name=f"{strategy} {'+'.join(modes)} under {crash.name}",
+            profile=crash,
+            strategy=strategy,
+            failover=modes,
+            load=LoadSpec(rate=600, duration_s=8.0),
+            seed=seed,
+            trials=trials,
+        )
+        for strategy, modes in GRPC_WAYS
+    ]
+
+
 SUITES: dict[str, Callable[..., list[Scenario]]] = {
     "default": default_suite,
     "smoke": smoke_suite,
+    "grpc": grpc_suite,
 }
 
 

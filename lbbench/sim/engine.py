@@ -186,6 +186,8 @@ class Simulation:
         self.scenario = scenario
         self.options = options
         self.seed = seed
+        if scenario.strategy.startswith("grpc:"):
+            raise ConfigError("--strategy", "grpc: policies run inside grpcio: live rig only")
         config = scenario.router_config()
         capacity = sum(t.capacity for t in scenario.profile.targets)
         max_pending = options.max_pending or max(config.max_pending, 4 * capacity)

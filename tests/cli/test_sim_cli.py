@@ -98,3 +98,22 @@ def test_locust_bad_input_fails_before_anything_starts(args, words):
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and words in lines[0], done.stderr
+
+
+GRPC_BAD = [
+    (["run", "--strategy", "grpc:least_request"], "unknown grpc policy 'least_request'"),
+    (["run", "--strategy", "grpc:round_robin", "--failover", "hedge"], "hedge has no grpcio"),
+    (["sim", "--strategy", "grpc:round_robin"], "grpc: policies run inside grpcio"),
+    (["locust", "--strategy", "grpc:round_robin"], "Locust drives the ZeroMQ balancer"),
+    (["gateway", "--timeout", "0"], "--timeout: must be > 0"),
+]
+
+
+@pytest.mark.parametrize("args, words", GRPC_BAD)
+def test_grpc_bad_input_names_what_is_supported(args, words):
+    done = lbbench(*args)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0], done.stderr
+    if "unknown grpc policy" in words:
+        assert "grpc:pick_first, grpc:round_robin" in lines[0]

@@ -1,0 +1,170 @@
+"""One trial of a ``grpc:<policy>`` scenario: gRPC targets, grpcio balancing, our generator.
+
+The fleet is the profile's targets served over gRPC (``lbbench target
+--grpc``, one process each on an OS-chosen loopback port); there is no
+lbbench balancer: the generator's channel balances with grpcio's policy.
+Faults follow the profile's schedule through each target's ``Fault``
+RPC; a crash really ends the process and the target is started again on
+the same port when the fault ends, so the channel reconnects to it.
+
+grpcio tells its client nothing of its choices, so the per-backend view
+is the client's: attempts are the answered calls per serving target
+(retries inside grpcio are invisible), and shares over time come from the
+answers' timeline, which is what failover timing (detection, recovery)
+is computed from. There are no health events.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from lbbench.errors import ConfigError
+from lbbench.faults import Fault
+from lbbench.loadgen import LoadRun
+from lbbench.recorder import TIMELINE_STEP_S, Recorder
+from lbbench.rpc.policies import service_config
+from lbbench.runner import READY_TIMEOUT_S, ChildProcess, Progress, Scenario, drive, trial_result
+
+
+class GrpcRig:
+    """The profile's targets as gRPC servers on loopback."""
+
+    def __init__(self, scenario: Scenario, seed: int) -> None:
+        if not scenario.profile.source:
+            raise ConfigError("--targets", "grpc: runs need a fleet profile file")
+        self.scenario = scenario
+        self.seed = seed
+        self._logs = tempfile.TemporaryDirectory(prefix="lbbench-grpc-")
+        self.log_dir = Path(self._logs.name)
+        self.targets: dict[str, ChildProcess] = {}
+        self.ports: dict[str, int] = {}
+        self.planned_exits: set[str] = set()
+        self.problems: list[str] = []
+        try:
+            for spec in scenario.profile.targets:
+                self._start(spec.id, "127.0.0.1:0")
+        except BaseException:
+            self.close()
+            raise
+
+    def _start(self, target_id: str, bind: str) -> None:
+        args = [
+            "target", "--grpc", "--id", target_id, "--bind", bind, "--seed", str(self.seed),
+            "--targets", self.scenario.profile.source, "--announce",
+        ]  # fmt: skip
+        process = ChildProcess(f"target-{target_id}", args, self.log_dir, announce=True)
+        self.targets[target_id] = process
+        self.ports[target_id] = json.loads(process.read_line(READY_TIMEOUT_S))["port"]
+
+    @property
+    def addresses(self) -> list[str]:
+        return [f"127.0.0.1:{self.ports[t.id]}" for t in self.scenario.profile.targets]
+
+    def _fault(self, target_id: str, command: dict[str, Any]) -> None:
+        import grpc
+
+        from lbbench.rpc import lbbench_pb2, lbbench_pb2_grpc
+
+        with grpc.insecure_channel(f"127.0.0.1:{self.ports[target_id]}") as channel:
+            stub = lbbench_pb2_grpc.LbbenchStub(channel)
+            request = lbbench_pb2.FaultRequest(command_json=json.dumps(command))
+            try:
+                reply = stub.Fault(request, timeout=5.0)
+            except grpc.RpcError as error:
+                if command["kind"] != "crash":  # a crash ends the call with the process
+                    self.problems.append(f"fault on {target_id} not injected: {error.code()}")
+                return
+            if not reply.ok:
+                self.problems.append(f"fault on {target_id} not injected: {reply.error}")
+
+    def inject(self, fault: Fault) -> None:
+        if fault.kind == "crash":
+            self.planned_exits.add(fault.target)
+        self._fault(fault.target, fault.command())
+
+    def end(self, fault: Fault) -> None:
+        if fault.kind == "crash":
+            process = self.targets[fault.target]
+            with contextlib.suppress(Exception):
+                process.popen.wait(timeout=2.0)
+            process.stop()
+            self._start(fault.target, f"127.0.0.1:{self.ports[fault.target]}")
+            self.planned_exits.discard(fault.target)
+        else:
+            self._fault(fault.target, {"kind": "recover"})
+
+    def check_processes(self, elapsed: float) -> None:
+        for target_id, process in self.targets.items():
+            if process.popen.poll() is not None and target_id not in self.planned_exits:
+                self.planned_exits.add(target_id)
+                self.problems.append(
+                    f"target {target_id} exited unplanned at {elapsed:.2f} s "
+                    f"(exit code {process.popen.returncode})"
+                )
+
+    def close(self) -> None:
+        for process in self.targets.values():
+            process.stop()
+        self._logs.cleanup()
+
+    def __enter__(self) -> GrpcRig:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def client_side_view(
+    scenario: Scenario, recorder: Recorder, start: float
+) -> tuple[dict[str, Any], list[tuple[float, dict[str, int]]]]:
+    """What a balancer would have reported, as far as the client can tell."""
+    ids = [t.id for t in scenario.profile.targets]
+    backends = [
+        {
+            "id": target_id,
+            "sent": recorder.served_by.get(target_id, 0) + recorder.errors_by.get(target_id, 0),
+            "errors": recorder.errors_by.get(target_id, 0),
+            "timeouts": 0,
+        }
+        for target_id in ids
+    ]
+    final = {
+        "backends": backends,
+        "stats": {
+            "attempts": sum(b["sent"] for b in backends),
+            **dict.fromkeys(
+                ("retries", "hedges", "hedge_wins", "cancelled", "ejections", "budget_exhausted"),
+                0,
+            ),
+        },
+        "strategy_status": {"service_config": service_config(scenario.strategy, scenario.failover)},
+    }
+    samples = []
+    running: Counter[str] = Counter()
+    buckets = recorder.timeline_backends
+    for bucket in range(max(buckets, default=-1) + 1):
+        running.update(buckets.get(bucket, {}))
+        samples.append((start + (bucket + 1) * TIMELINE_STEP_S, {t: running[t] for t in ids}))
+    return final, samples
+
+
+def run_grpc_trial(scenario: Scenario, index: int, progress: Progress | None = None) -> dict:
+    seed = scenario.seed + index
+    with GrpcRig(scenario, seed) as rig:
+        job = {
+            "addresses": rig.addresses,
+            "strategy": scenario.strategy,
+            "modes": list(scenario.failover),
+            "deadline_s": scenario.deadline_s,
+        }
+        generator = LoadRun(scenario.load, "", seed, grpc=job)
+        start = generator.start_at
+        report = drive(scenario, rig, generator, progress)
+        problems = report.problems + rig.problems
+    final, samples = client_side_view(scenario, report.recorder, start)
+    return trial_result(scenario, seed, start, report, final, [], samples, problems)
