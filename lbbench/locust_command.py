@@ -26,7 +26,9 @@ from lbbench.errors import ConfigError
 from lbbench.loadgen import LoadSpec
 from lbbench.profiles import load_profile
 
-LOCUSTFILE = Path(__file__).resolve().parent.parent / "locustfiles" / "zmq_balancer.py"
+LOCUSTFILES = Path(__file__).resolve().parent.parent / "locustfiles"
+LOCUSTFILE = LOCUSTFILES / "zmq_balancer.py"
+GATEWAY_LOCUSTFILE = LOCUSTFILES / "grpc_gateway.py"
 
 
 def add_parser(commands: Any, options: Any) -> None:
@@ -42,7 +44,13 @@ def add_parser(commands: Any, options: Any) -> None:
     cmd.add_argument("--pacing-s", type=float, default=0.01, help="seconds between a user's calls")
     cmd.add_argument("--restart-s", type=float, default=2.0, help="restart a crashed target after")
     cmd.add_argument(
-        "--locustfile", default=str(LOCUSTFILE), help="Locust file(s), comma separated"
+        "--locustfile",
+        help="Locust file(s), comma separated (default: locustfiles/zmq_balancer.py)",
+    )
+    cmd.add_argument(
+        "--via-gateway",
+        action="store_true",
+        help="also start `lbbench gateway`; users call it over gRPC (locustfiles/grpc_gateway.py)",
     )
     cmd.add_argument("--seed", type=int, default=1)
     cmd.add_argument("--out", default="results", help="folder for the result set ('' for none)")
@@ -54,6 +62,8 @@ def run(args: argparse.Namespace, options: Any) -> int:
 
     if not args.pacing_s > 0:
         raise ConfigError("--pacing-s", f"must be > 0, got {args.pacing_s}")
+    default = GATEWAY_LOCUSTFILE if args.via_gateway else LOCUSTFILE
+    args.locustfile = args.locustfile or str(default)
     for name in args.locustfile.split(","):
         if not Path(name).is_file():
             raise ConfigError("--locustfile", f"no such file: {name}")
@@ -73,10 +83,13 @@ def run(args: argparse.Namespace, options: Any) -> int:
     scenario.validate()  # bad input fails before anything starts
     with Rig(scenario, args.seed) as rig:
         rig.wait_ready()
+        host = rig.frontend
+        if args.via_gateway:
+            host = rig.start_gateway()
         command = [
             sys.executable, "-m", "locust",
             "-f", args.locustfile,
-            "--host", rig.frontend,
+            "--host", host,
             "--lbbench-control", rig.endpoints["control"],
             "--lbbench-profile", profile.source,
             "--lbbench-out", args.out,
@@ -85,7 +98,7 @@ def run(args: argparse.Namespace, options: Any) -> int:
         ]  # fmt: skip
         environment = {**os.environ, "LBBENCH_PACING_S": repr(args.pacing_s)}
         print(
-            f"lbbench: rig up (balancer {rig.frontend}, control {rig.endpoints['control']}, "
+            f"lbbench: rig up (Locust calls {host}, control {rig.endpoints['control']}, "
             f"{len(profile.targets)} targets of {profile.name}); starting Locust",
             file=sys.stderr,
             flush=True,

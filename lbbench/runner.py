@@ -154,6 +154,7 @@ class Rig:
         self._logs = tempfile.TemporaryDirectory(prefix="lbbench-rig-")
         self.log_dir = Path(self._logs.name)
         self.targets: dict[str, ChildProcess] = {}
+        self.gateway: ChildProcess | None = None
         self.planned_exits: set[str] = set()
         self.problems: list[str] = []
         self._context = zmq.Context()
@@ -194,6 +195,12 @@ class Rig:
         if profile.source:
             args += ["--targets", profile.source]
         self.targets[target_id] = ChildProcess(f"target-{target_id}", args, self.log_dir)
+
+    def start_gateway(self) -> str:
+        """Start ``lbbench gateway`` into this rig's balancer; its gRPC address."""
+        args = ["gateway", "--listen", "127.0.0.1:0", "--balancer", self.frontend, "--announce"]
+        self.gateway = ChildProcess("gateway", args, self.log_dir, announce=True)
+        return json.loads(self.gateway.read_line(READY_TIMEOUT_S))["gateway"]
 
     def restart_target(self, target_id: str) -> None:
         """Start a target again after its process exited (a crash)."""
@@ -264,6 +271,8 @@ class Rig:
                 )
 
     def close(self) -> None:
+        if self.gateway is not None:
+            self.gateway.stop()
         for process in self.targets.values():
             process.stop()
         self.balancer.stop()

@@ -183,6 +183,9 @@ def _sim(args: argparse.Namespace, options: Any) -> int:
     if args.against:
         raise ConfigError("--against", "goes with --validate")
     scenarios, label = scenarios_from_args(args, options)
+    for scenario in scenarios:
+        if scenario.strategy.startswith("grpc:"):
+            raise ConfigError("--strategy", "grpc: policies run inside grpcio: live rig only")
     config = {
         "simulated": True,
         "simulator": {k: v for k, v in dataclasses.asdict(settings).items()},

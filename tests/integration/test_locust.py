@@ -201,3 +201,20 @@ def test_balancer_tab_shows_a_fault_and_refuses_bad_input(tmp_path):
     assert code in (0, 1), err[-2000:]
     (scenario,) = only_result(tmp_path)["scenarios"]
     assert scenario["summary"]["requests"]["sent"] > 200
+
+
+def test_locust_grpc_users_through_the_gateway(tmp_path):
+    process = lbbench_locust(
+        "--via-gateway", "--targets", "uniform", "--strategy", "round_robin",
+        "--out", str(tmp_path), "--headless", "-u", "4", "-r", "4", "-t", "3s", "--json",
+    )  # fmt: skip
+    code, out, err = finish(process)
+    assert code == 0, err[-2000:]
+    stats = json.loads(out)
+    assert {entry["method"] for entry in stats} == {"grpc"}
+    locust_requests = sum(entry["num_requests"] for entry in stats)
+    assert locust_requests > 0 and sum(entry["num_failures"] for entry in stats) == 0
+    (scenario,) = only_result(tmp_path)["scenarios"]
+    assert served(scenario) == locust_requests
+    # the balancer behind the gateway spread the calls over all four targets
+    assert all(b["served_ok"] > 0 for b in scenario["summary"]["backends"])

@@ -1,0 +1,64 @@
+"""A Locust user that calls lbbench's gRPC gateway (grpcio made gevent-friendly).
+
+``host`` is the gateway's address (e.g. 127.0.0.1:50050). grpcio runs its
+own threads; ``init_gevent()`` (called on import, before any channel) lets
+them cooperate with Locust's gevent loop. Each call fires one Locust
+request event, like the ZeroMQ user: response time and length, the
+serving backend in the context, and an exception with the gRPC status
+for anything but OK (the gateway maps the balancer's statuses to codes).
+"""
+
+from __future__ import annotations
+
+import time
+
+import grpc
+import grpc.experimental.gevent as grpc_gevent
+from locust import User, constant_pacing
+
+from lbbench.rpc import lbbench_pb2, lbbench_pb2_grpc
+
+grpc_gevent.init_gevent()
+
+STATUS = {
+    grpc.StatusCode.INTERNAL: "error",
+    grpc.StatusCode.DEADLINE_EXCEEDED: "timeout",
+    grpc.StatusCode.UNAVAILABLE: "unavailable",
+    grpc.StatusCode.RESOURCE_EXHAUSTED: "overloaded",
+    grpc.StatusCode.INVALID_ARGUMENT: "malformed",
+}
+
+
+class GrpcUser(User):
+    abstract = True
+    pacing_s = 0.01
+    wait_time = constant_pacing(0.01)
+    timeout_s = 2.0
+    payload = b"x" * 32
+
+    def on_start(self) -> None:
+        self.channel = grpc.insecure_channel(self.host)
+        self.stub = lbbench_pb2_grpc.LbbenchStub(self.channel)
+
+    def on_stop(self) -> None:
+        self.channel.close()
+
+    def call(self, name: str, key: bytes | None = None) -> str:
+        request = lbbench_pb2.CallRequest(payload=self.payload, key=key or b"")
+        started = time.perf_counter()
+        status, backend, length, exception = "ok", "", 0, None
+        try:
+            reply = self.stub.Call(request, timeout=self.timeout_s)
+            backend, length = reply.backend, len(reply.payload)
+        except grpc.RpcError as error:
+            status = STATUS.get(error.code(), "error")
+            exception = error
+        self.environment.events.request.fire(
+            request_type="grpc",
+            name=name,
+            response_time=(time.perf_counter() - started) * 1e3,
+            response_length=length,
+            exception=exception,
+            context={"backend": backend, "status": status, "pacing_s": self.pacing_s},
+        )
+        return status
