@@ -44,6 +44,18 @@ def _list(args: argparse.Namespace) -> int:
         options = ", ".join(f"{k}={v}" for k, v in strategy_options(name).items())
         strategies.add_row(name, STRATEGIES[name].summary, options or "-")
     console.print(strategies)
+    from lbbench.rpc.policies import MODES as GRPC_MODES
+    from lbbench.rpc.policies import POLICIES as GRPC_POLICIES
+
+    baselines = Table(
+        title=f"grpcio's own policies (--strategy grpc:NAME; failover {', '.join(GRPC_MODES)})",
+        title_justify="left",
+    )
+    baselines.add_column("name", style="bold")
+    baselines.add_column("what grpcio does")
+    for name, (_, text) in GRPC_POLICIES.items():
+        baselines.add_row(f"grpc:{name}", text)
+    console.print(baselines)
     modes = Table(title="Failover modes (--failover, combine with commas)", title_justify="left")
     modes.add_column("name", style="bold")
     modes.add_column("what it does")
