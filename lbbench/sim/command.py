@@ -61,8 +61,8 @@ def add_parser(commands: Any, options: Any) -> None:
     sim.add_argument(
         "--hop-us",
         type=float,
-        default=SimOptions.hop_s * 1e6,
-        help="one-way delay of each of the 4 hops, microseconds",
+        help=f"one-way delay of each of the 4 hops, microseconds (default "
+        f"{SimOptions.hop_s * 1e6:g}; with --against: fitted to the live rig)",
     )
     sim.add_argument(
         "--restart-s",
@@ -100,6 +100,8 @@ def _latency(text: str):
 
 
 def sim_options(args: argparse.Namespace) -> SimOptions:
+    if args.hop_us is None:
+        return SimOptions(restart_s=args.restart_s)
     check_number("--hop-us", args.hop_us, low=0.0)
     return SimOptions(hop_s=args.hop_us / 1e6, restart_s=args.restart_s)
 
@@ -231,12 +233,19 @@ def _validate(args: argparse.Namespace, settings: SimOptions) -> int:
     console.print(checks_table(checks, f"simulator against theory ({requests} requests a queue)"))
     failed = sum(not c.passed for c in checks)
     if args.against:
-        from lbbench.sim.live import agreement, simulate_entries
+        from lbbench.sim.live import agreement, fit_hop, simulate_entries
 
+        if args.hop_us is None:
+            settings = dataclasses.replace(settings, hop_s=fit_hop(args.against, settings))
+            console.print(
+                f"hop fitted to the live rig's median latency: {settings.hop_s * 1e6:.0f} us "
+                "(pass --hop-us to fix it instead)"
+            )
         live, simulated = simulate_entries(args.against, settings)
         path = _write_simulated(simulated, args, settings)
         replayed = agreement(live, simulated)
-        console.print(checks_table(replayed, f"live {args.against} against simulated {path}"))
+        title = f"live {args.against} against simulated {path}, hop {settings.hop_s * 1e6:.0f} us"
+        console.print(checks_table(replayed, title))
         failed += sum(not c.passed for c in replayed)
     console.print(f"{failed} check(s) failed" if failed else "every check passed")
     return 1 if failed else 0

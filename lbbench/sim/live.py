@@ -5,12 +5,15 @@ file records (profile, strategy and options, failover, load, deadline,
 seed, trials) and simulated. The simulated set has the same scenario keys,
 so ``lbbench compare LIVE SIM`` works on it too. The checks: throughput
 and p50 within 10 % per scenario, and the same order of strategies by p99
-within each group of scenarios that differ only in strategy.
+within each group of scenarios that differ only in strategy (for every
+pair whose live p99s differ by more than 5 %; closer ones are a tie).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import itertools
 from collections import defaultdict
 from typing import Any
 
@@ -23,6 +26,7 @@ from lbbench.sim.engine import SimOptions, simulate_trial
 from lbbench.sim.validate import Check
 
 AGREEMENT = 0.10
+TIE = 0.05  # live p99s closer than this are not ordered
 
 
 def _profile(entry: dict[str, Any], where: str) -> FleetProfile:
@@ -76,6 +80,23 @@ def simulate_entries(
     return live, simulated
 
 
+def fit_hop(path: str, options: SimOptions) -> float:
+    """The hop delay (seconds) that makes the simulated p50s match the live ones on average.
+
+    One parameter fitted, the rig's own latency per hop (processes waking up,
+    sockets, the balancer's Python): simulate with no hops, and spread the
+    mean gap between live and simulated p50 over the four hops. Throughput
+    and the order of the strategies are then checked with nothing fitted to them.
+    """
+    live, simulated = simulate_entries(path, dataclasses.replace(options, hop_s=0.0))
+    gaps = [
+        real["summary"]["latency_ms"]["corrected"]["p50"]
+        - sim["summary"]["latency_ms"]["corrected"]["p50"]
+        for real, sim in zip(live, simulated, strict=True)
+    ]
+    return max(0.0, sum(gaps) / len(gaps) / 4 / 1e3)
+
+
 def _within(name: str, live: float, sim: float, unit: str) -> Check:
     passed = abs(sim - live) <= AGREEMENT * live if live else sim == live
     return Check(name, live, sim, unit, f"within {AGREEMENT:.0%} of live", passed)
@@ -114,16 +135,24 @@ def agreement(live: list[dict[str, Any]], simulated: list[dict[str, Any]]) -> li
             continue
         live_order = [r["strategy"] for r, _ in sorted(members, key=lambda m: _p99(m[0]))]
         sim_order = [s["strategy"] for _, s in sorted(members, key=lambda m: _p99(m[1]))]
-        same = sum(a == b for a, b in zip(live_order, sim_order, strict=True))
+        # Only pairs live tells apart count: two p99s within TIE of each other
+        # are a tie in a measurement this noisy, not an order to reproduce.
+        decided = agreed = 0
+        for (real_a, sim_a), (real_b, sim_b) in itertools.combinations(members, 2):
+            live_a, live_b = _p99(real_a), _p99(real_b)
+            if abs(live_a - live_b) <= TIE * max(live_a, live_b):
+                continue
+            decided += 1
+            agreed += (live_a < live_b) == (_p99(sim_a) < _p99(sim_b))
         checks.append(
             Check(
                 f"{profile} {failover}: p99 order live {' < '.join(live_order)}; "
-                f"sim {' < '.join(sim_order)}",
-                len(live_order),
-                same,
-                "places",
-                "same order",
-                live_order == sim_order,
+                f"sim {' < '.join(sim_order)} (pairs live tells apart by > {TIE:.0%})",
+                decided,
+                agreed,
+                "pairs",
+                "every such pair in the same order",
+                agreed == decided,
             )
         )
     return checks
