@@ -178,7 +178,6 @@ def _gateway(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from lbbench.loadgen import LoadSpec
-    from lbbench.runner import Scenario
     from lbbench.suites import suite
 
     single = any(v is not None for v in (args.strategy, args.failover, args.targets, args.rate))
@@ -196,22 +195,7 @@ def _run(args: argparse.Namespace) -> int:
             keys=args.keys,
             processes=args.processes,
         )
-        strategy = args.strategy or "round_robin"
-        modes = parse_failover(args.failover or "fail_fast")
-        options = tuple(sorted(_options(args.option or []).items()))
-        scenarios = [
-            Scenario(
-                name=f"{strategy} {'+'.join(modes)} on {profile.name}",
-                profile=profile,
-                strategy=strategy,
-                failover=modes,
-                load=load,
-                strategy_options=options,
-                seed=args.seed,
-                trials=args.trials,
-                deadline_s=args.deadline,
-            )
-        ]
+        scenarios = scenarios_from_flags(args, profile, load, [args.strategy or "round_robin"])
         label = "single"
     else:
         scenarios = suite(args.suite, args.seed, args.trials)
@@ -223,6 +207,30 @@ def _run(args: argparse.Namespace) -> int:
         label = args.suite
     config = {"suite": None if single else args.suite, "seed": args.seed, "trials": args.trials}
     return execute(scenarios, args, label, config)
+
+
+def scenarios_from_flags(
+    args: argparse.Namespace, profile: Any, load: Any, strategies: list[str]
+) -> list[Any]:
+    """One scenario per strategy from --failover, --option, --seed, --trials, --deadline."""
+    from lbbench.runner import Scenario
+
+    modes = parse_failover(args.failover or "fail_fast")
+    options = tuple(sorted(_options(args.option or []).items()))
+    return [
+        Scenario(
+            name=f"{strategy} {'+'.join(modes)} on {profile.name}",
+            profile=profile,
+            strategy=strategy,
+            failover=modes,
+            load=load,
+            strategy_options=options,
+            seed=args.seed,
+            trials=args.trials,
+            deadline_s=args.deadline,
+        )
+        for strategy in strategies
+    ]
 
 
 def execute(
@@ -486,7 +494,7 @@ def build_parser() -> argparse.ArgumentParser:
     from lbbench.locust_command import add_parser as add_locust_parser
     from lbbench.sim.command import add_parser as add_sim_parser
 
-    add_sim_parser(commands, _options)
+    add_sim_parser(commands)
     add_locust_parser(commands, _options)
 
     bal = commands.add_parser("balancer", help="run the ZeroMQ balancer under test")

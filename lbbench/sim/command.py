@@ -9,7 +9,6 @@ import sys
 from typing import Any
 
 from lbbench.checks import check_number
-from lbbench.config import parse_failover
 from lbbench.errors import ConfigError
 from lbbench.faults import parse_latency
 from lbbench.loadgen import LoadSpec
@@ -25,8 +24,8 @@ SINGLE_FLAGS = (
 )  # fmt: skip
 
 
-def add_parser(commands: Any, options: Any) -> None:
-    """The ``sim`` subcommand; ``options`` parses ``--option name=value`` pairs."""
+def add_parser(commands: Any) -> None:
+    """The ``sim`` subcommand."""
     sim = commands.add_parser(
         "sim", help="simulate scenarios at any scale (same router, strategies and faults)"
     )
@@ -82,7 +81,7 @@ def add_parser(commands: Any, options: Any) -> None:
         metavar="LIVE.json",
         help="with --validate: also replay this live result set and check the agreement",
     )
-    sim.set_defaults(func=functools.partial(_sim, options=options))
+    sim.set_defaults(func=_sim)
 
 
 def _latency(text: str):
@@ -106,7 +105,7 @@ def sim_options(args: argparse.Namespace) -> SimOptions:
     return SimOptions(hop_s=args.hop_us / 1e6, restart_s=args.restart_s)
 
 
-def scenarios_from_args(args: argparse.Namespace, options: Any) -> tuple[list[Scenario], str]:
+def scenarios_from_args(args: argparse.Namespace) -> tuple[list[Scenario], str]:
     """The scenarios to simulate, and a label for the run id."""
     from lbbench.suites import SUITES, suite
 
@@ -154,29 +153,15 @@ def scenarios_from_args(args: argparse.Namespace, options: Any) -> tuple[list[Sc
     load = LoadSpec(
         rate=rate, duration_s=duration, arrival=args.arrival, shape=args.shape, keys=args.keys
     )
-    modes = parse_failover(args.failover or "fail_fast")
-    strategy_options = tuple(sorted(options(args.option or []).items()))
+    from lbbench.cli import scenarios_from_flags
+
     strategies = [s.strip() for s in (args.strategy or "round_robin").split(",") if s.strip()]
     if not strategies:
         raise ConfigError("--strategy", "names no strategy")
-    scenarios = [
-        Scenario(
-            name=f"{strategy} {'+'.join(modes)} on {profile.name}",
-            profile=profile,
-            strategy=strategy,
-            failover=modes,
-            load=load,
-            strategy_options=strategy_options,
-            seed=args.seed,
-            trials=args.trials,
-            deadline_s=args.deadline,
-        )
-        for strategy in strategies
-    ]
-    return scenarios, "sim"
+    return scenarios_from_flags(args, profile, load, strategies), "sim"
 
 
-def _sim(args: argparse.Namespace, options: Any) -> int:
+def _sim(args: argparse.Namespace) -> int:
     from lbbench.cli import execute
 
     settings = sim_options(args)
@@ -184,7 +169,7 @@ def _sim(args: argparse.Namespace, options: Any) -> int:
         return _validate(args, settings)
     if args.against:
         raise ConfigError("--against", "goes with --validate")
-    scenarios, label = scenarios_from_args(args, options)
+    scenarios, label = scenarios_from_args(args)
     for scenario in scenarios:
         if scenario.strategy.startswith("grpc:"):
             raise ConfigError("--strategy", "grpc: policies run inside grpcio: live rig only")
