@@ -145,6 +145,19 @@ class ChildProcess:
         self.log.close()
 
 
+def note_unplanned_exits(
+    targets: dict[str, ChildProcess], planned: set[str], problems: list[str], elapsed: float
+) -> None:
+    """A target process that ended without a crash fault makes the trial invalid."""
+    for target_id, process in targets.items():
+        if process.popen.poll() is not None and target_id not in planned:
+            planned.add(target_id)
+            problems.append(
+                f"target {target_id} exited unplanned at {elapsed:.2f} s "
+                f"(exit code {process.popen.returncode})"
+            )
+
+
 class Rig:
     """A balancer and the profile's targets, as real processes on loopback."""
 
@@ -262,13 +275,7 @@ class Rig:
             self.problems.append(
                 f"the balancer exited unplanned at {elapsed:.2f} s: {self.balancer.last_words()}"
             )
-        for target_id, process in self.targets.items():
-            if process.popen.poll() is not None and target_id not in self.planned_exits:
-                self.planned_exits.add(target_id)
-                self.problems.append(
-                    f"target {target_id} exited unplanned at {elapsed:.2f} s "
-                    f"(exit code {process.popen.returncode})"
-                )
+        note_unplanned_exits(self.targets, self.planned_exits, self.problems, elapsed)
 
     def close(self) -> None:
         if self.gateway is not None:

@@ -28,7 +28,15 @@ from lbbench.faults import Fault
 from lbbench.loadgen import LoadRun
 from lbbench.recorder import TIMELINE_STEP_S, Recorder
 from lbbench.rpc.policies import service_config
-from lbbench.runner import READY_TIMEOUT_S, ChildProcess, Progress, Scenario, drive, trial_result
+from lbbench.runner import (
+    READY_TIMEOUT_S,
+    ChildProcess,
+    Progress,
+    Scenario,
+    drive,
+    note_unplanned_exits,
+    trial_result,
+)
 
 
 class GrpcRig:
@@ -99,13 +107,7 @@ class GrpcRig:
             self._fault(fault.target, {"kind": "recover"})
 
     def check_processes(self, elapsed: float) -> None:
-        for target_id, process in self.targets.items():
-            if process.popen.poll() is not None and target_id not in self.planned_exits:
-                self.planned_exits.add(target_id)
-                self.problems.append(
-                    f"target {target_id} exited unplanned at {elapsed:.2f} s "
-                    f"(exit code {process.popen.returncode})"
-                )
+        note_unplanned_exits(self.targets, self.planned_exits, self.problems, elapsed)
 
     def close(self) -> None:
         for process in self.targets.values():
