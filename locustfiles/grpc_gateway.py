@@ -9,17 +9,11 @@ zmq_balancer.py; the calls are gRPC.
 
 from __future__ import annotations
 
-import os
-import random
-
 from locust import constant_pacing, events, task
 
 from lbbench.swarm.grpc_user import GrpcUser
 from lbbench.swarm.plugin import install
-
-PACING_S = float(os.environ.get("LBBENCH_PACING_S", "0.01"))
-KEYS = [f"key-{i}".encode() for i in range(1000)]
-POPULARITY = [1.0 / (i + 1) for i in range(len(KEYS))]  # Zipf, s = 1
+from lbbench.swarm.workload import PACING_S, zipf_key
 
 install(events, PACING_S)
 
@@ -34,4 +28,4 @@ class GatewayUser(GrpcUser):
 
     @task(1)
     def keyed(self) -> None:
-        self.call("keyed", key=random.choices(KEYS, POPULARITY)[0])
+        self.call("keyed", key=zipf_key())

@@ -17,6 +17,7 @@ import grpc.experimental.gevent as grpc_gevent
 from locust import User, constant_pacing
 
 from lbbench.rpc import lbbench_pb2, lbbench_pb2_grpc
+from lbbench.swarm.recording import report_call
 
 grpc_gevent.init_gevent()
 
@@ -53,12 +54,5 @@ class GrpcUser(User):
         except grpc.RpcError as error:
             status = STATUS.get(error.code(), "error")
             exception = error
-        self.environment.events.request.fire(
-            request_type="grpc",
-            name=name,
-            response_time=(time.perf_counter() - started) * 1e3,
-            response_length=length,
-            exception=exception,
-            context={"backend": backend, "status": status, "pacing_s": self.pacing_s},
-        )
+        report_call(self, "grpc", name, started, length, exception, backend, status)
         return status

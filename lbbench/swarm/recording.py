@@ -22,6 +22,27 @@ from lbbench.recorder import Recorder, clamp_us
 WIRE_KEY = "lbbench"
 
 
+def report_call(
+    user: Any,
+    request_type: str,
+    name: str,
+    started: float,
+    length: int,
+    exception: BaseException | None,
+    backend: str,
+    status: str,
+) -> None:
+    """Fire the Locust request event of one call, with what SwarmRecorder reads in its context."""
+    user.environment.events.request.fire(
+        request_type=request_type,
+        name=name,
+        response_time=(time.perf_counter() - started) * 1e3,
+        response_length=length,
+        exception=exception,
+        context={"backend": backend, "status": status, "pacing_s": user.pacing_s},
+    )
+
+
 class SwarmRecorder:
     def __init__(self, events: Any) -> None:
         self.recorder = Recorder()

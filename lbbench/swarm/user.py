@@ -18,6 +18,8 @@ import time
 import zmq.green as zmq
 from locust import User, constant_pacing
 
+from lbbench.swarm.recording import report_call
+
 _SEQ = struct.Struct(">Q")
 
 
@@ -71,12 +73,5 @@ class ZmqUser(User):
             if status != "ok":
                 exception = BalancerError(status)
             break
-        self.environment.events.request.fire(
-            request_type="zmq",
-            name=name,
-            response_time=(time.perf_counter() - started) * 1e3,
-            response_length=length,
-            exception=exception,
-            context={"backend": backend, "status": status, "pacing_s": self.pacing_s},
-        )
+        report_call(self, "zmq", name, started, length, exception, backend, status)
         return status
