@@ -9,23 +9,14 @@ zmq_balancer.py; the calls are gRPC.
 
 from __future__ import annotations
 
-from locust import constant_pacing, events, task
+from locust import events
 
 from lbbench.swarm.grpc_user import GrpcUser
 from lbbench.swarm.plugin import install
-from lbbench.swarm.workload import PACING_S, zipf_key
+from lbbench.swarm.workload import PACING_S
 
 install(events, PACING_S)
 
 
 class GatewayUser(GrpcUser):
-    pacing_s = PACING_S
-    wait_time = constant_pacing(PACING_S)
-
-    @task(3)
-    def plain(self) -> None:
-        self.call("plain")
-
-    @task(1)
-    def keyed(self) -> None:
-        self.call("keyed", key=zipf_key())
+    """The shared workload (lbbench.swarm.workload.PacedUser) over gRPC."""

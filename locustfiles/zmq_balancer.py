@@ -12,23 +12,14 @@ shape_ramp.py.
 
 from __future__ import annotations
 
-from locust import constant_pacing, events, task
+from locust import events
 
 from lbbench.swarm.plugin import install
 from lbbench.swarm.user import ZmqUser
-from lbbench.swarm.workload import PACING_S, zipf_key
+from lbbench.swarm.workload import PACING_S
 
 install(events, PACING_S)
 
 
 class BalancerUser(ZmqUser):
-    pacing_s = PACING_S
-    wait_time = constant_pacing(PACING_S)
-
-    @task(3)
-    def plain(self) -> None:
-        self.call("plain")
-
-    @task(1)
-    def keyed(self) -> None:
-        self.call("keyed", key=zipf_key())
+    """The shared workload (lbbench.swarm.workload.PacedUser) over ZeroMQ."""

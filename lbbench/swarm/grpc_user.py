@@ -14,10 +14,10 @@ import time
 
 import grpc
 import grpc.experimental.gevent as grpc_gevent
-from locust import User, constant_pacing
 
 from lbbench.rpc import lbbench_pb2, lbbench_pb2_grpc
 from lbbench.swarm.recording import report_call
+from lbbench.swarm.workload import PacedUser
 
 grpc_gevent.init_gevent()
 
@@ -30,12 +30,10 @@ STATUS = {
 }
 
 
-class GrpcUser(User):
+class GrpcUser(PacedUser):
+    """Calls the gateway (``host``, e.g. 127.0.0.1:50050) over gRPC."""
+
     abstract = True
-    pacing_s = 0.01
-    wait_time = constant_pacing(0.01)
-    timeout_s = 2.0
-    payload = b"x" * 32
 
     def on_start(self) -> None:
         self.channel = grpc.insecure_channel(self.host)

@@ -16,9 +16,9 @@ import struct
 import time
 
 import zmq.green as zmq
-from locust import User, constant_pacing
 
 from lbbench.swarm.recording import report_call
+from lbbench.swarm.workload import PacedUser
 
 _SEQ = struct.Struct(">Q")
 
@@ -27,19 +27,10 @@ class BalancerError(Exception):
     """The balancer answered with a status other than ok (error, timeout, unavailable, ...)."""
 
 
-class ZmqUser(User):
-    """Base class: ``host`` is the balancer's frontend, e.g. tcp://127.0.0.1:5555.
-
-    ``wait_time`` paces each user at ``pacing_s`` per call (open-loop-like
-    per user); the recorder uses that interval to correct the tail for
-    coordinated omission (HdrHistogram's expected-interval correction).
-    """
+class ZmqUser(PacedUser):
+    """Calls the balancer's frontend (``host``, e.g. tcp://127.0.0.1:5555) over ZeroMQ."""
 
     abstract = True
-    pacing_s = 0.01
-    wait_time = constant_pacing(0.01)
-    timeout_s = 2.0
-    payload = b"x" * 32
 
     def on_start(self) -> None:
         context = zmq.Context.instance()

@@ -53,7 +53,7 @@ def _wait_until_served(frontend: str, timeout_s: float = 20.0) -> None:
             assert sock.poll(5_000), "the balancer did not answer"
             if sock.recv_multipart()[0] == b"ok":
                 return
-            time.sleep(0.02)
+            time.sleep(0.02)  # sleep-ok: the interval of a poll bounded by its deadline
         raise AssertionError("the target never joined the balancer")
     finally:
         sock.close(0)
