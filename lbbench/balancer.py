@@ -27,12 +27,13 @@ from typing import Any
 import zmq
 
 from lbbench import protocol as p
-from lbbench.backends import Backend
-from lbbench.config import FailoverConfig, RouterConfig, parse_failover
+from lbbench.core.actions import Arm, Cancel, Probe, Reply, Send
+from lbbench.core.backends import Backend
+from lbbench.core.config import FailoverConfig, RouterConfig, parse_failover
+from lbbench.core.faults import parse_command
+from lbbench.core.router import Router
 from lbbench.errors import ConfigError, LbbenchError
-from lbbench.faults import parse_command
-from lbbench.outcomes import MALFORMED
-from lbbench.router import Arm, Cancel, Probe, Reply, Router, Send
+from lbbench.vocabulary import MALFORMED
 
 DEFAULT_FRONTEND = "tcp://127.0.0.1:5555"
 DEFAULT_BACKEND = "tcp://127.0.0.1:5556"
@@ -84,7 +85,6 @@ class Balancer:
         self.malformed = 0
         self.received = 0
         self.answered = 0
-        self.unknown_senders = 0
         self.started = time.monotonic()
 
     def _bind(self, kind: int, address: str, flag: str) -> zmq.Socket:
@@ -185,7 +185,6 @@ class Balancer:
         state = router.backends.get(sender)
         if command[:3] == p.REP and len(frames) == 3:
             if state is None or not state.joined:
-                self.unknown_senders += 1
                 self._send_backend(sender, [p.WHO])
                 return
             try:

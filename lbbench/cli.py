@@ -14,11 +14,12 @@ from typing import Any
 
 from lbbench import __version__
 from lbbench.balancer import DEFAULT_BACKEND, DEFAULT_CONTROL, DEFAULT_FRONTEND
-from lbbench.config import FAILOVER_MODES, FailoverConfig, RouterConfig, parse_failover
+from lbbench.core.config import FailoverConfig, RouterConfig, parse_failover
+from lbbench.core.failover import FAILOVER
+from lbbench.core.faults import FAULT_KINDS
+from lbbench.core.strategies import STRATEGIES, strategy_options
 from lbbench.errors import ConfigError, LbbenchError
-from lbbench.faults import FAULT_KINDS
 from lbbench.profiles import TargetSpec, list_profiles, load_profile
-from lbbench.strategies import STRATEGIES, strategy_options
 
 EXIT_USAGE = 2
 
@@ -59,8 +60,8 @@ def _list(args: argparse.Namespace) -> int:
     modes = Table(title="Failover modes (--failover, combine with commas)", title_justify="left")
     modes.add_column("name", style="bold")
     modes.add_column("what it does")
-    for name, text in FAILOVER_MODES.items():
-        modes.add_row(name, text)
+    for name, policy in FAILOVER.items():
+        modes.add_row(name, policy.summary)
     console.print(modes)
     faults = Table(title=escape("Fault kinds ([[fault]] in a profile)"), title_justify="left")
     faults.add_column("kind", style="bold")

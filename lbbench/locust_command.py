@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lbbench.config import parse_failover
+from lbbench.core.config import parse_failover
 from lbbench.errors import ConfigError
 from lbbench.loadgen import LoadSpec
 from lbbench.profiles import load_profile

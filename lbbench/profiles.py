@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lbbench.backends import Backend
+from lbbench.core.backends import Backend
+from lbbench.core.faults import Fault, parse_fault
+from lbbench.core.latency import Latency, parse_latency
 from lbbench.errors import ConfigError
-from lbbench.faults import Fault, Latency, parse_fault, parse_latency
 
 PROFILE_DIR = Path(__file__).resolve().parent.parent / "targets"
 DEFAULT_LATENCY = {"dist": "exponential", "mean_ms": 2.0}
@@ -28,8 +29,8 @@ class TargetSpec:
     capacity: int = DEFAULT_CAPACITY
     latency: Latency = DEFAULT_LATENCY_MODEL
 
-    def backend(self, address: str = "") -> Backend:
-        return Backend(self.id, address, self.weight, self.tier)
+    def backend(self) -> Backend:
+        return Backend(self.id, self.weight, self.tier)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
-from lbbench.outcomes import OUTCOMES
+from lbbench.vocabulary import OUTCOMES
 
 LOWEST_US = 1
 HIGHEST_US = 3_600_000_000  # one hour

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from lbbench.errors import LbbenchError
-from lbbench.outcomes import OUTCOMES
+from lbbench.vocabulary import OUTCOMES
 
 FORMAT = "lbbench.run/1"
 _PACKAGES = ("lbbench", "pyzmq", "hdrhistogram", "rich")

@@ -27,16 +27,16 @@ from typing import Any
 
 import zmq
 
-from lbbench.config import FailoverConfig, RouterConfig
+from lbbench.core.config import FailoverConfig, RouterConfig
+from lbbench.core.faults import Fault
+from lbbench.core.strategies import STRATEGIES
 from lbbench.errors import ConfigError, LbbenchError
-from lbbench.faults import Fault
 from lbbench.loadgen import LoadRun, LoadSpec, read_line
 from lbbench.metrics import failover_timing, fairness
-from lbbench.outcomes import OUTCOMES
 from lbbench.profiles import FleetProfile
 from lbbench.recorder import Recorder, decode, encode, new_histogram, summarize
 from lbbench.rpc.policies import check_modes, is_grpc, policy_of
-from lbbench.strategies import STRATEGIES
+from lbbench.vocabulary import OUTCOMES
 
 SAMPLE_EVERY_S = 0.05
 READY_TIMEOUT_S = 20.0

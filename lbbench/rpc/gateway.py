@@ -4,11 +4,10 @@ A grpc.aio server for the ``Lbbench.Call`` method of the proto. Each call
 goes out on one shared DEALER socket to the balancer's frontend with a
 sequence number as its envelope frame (the balancer echoes the envelope),
 and one reader task hands each reply to the call waiting for it. The
-balancer's status becomes a gRPC status and back:
-
-    ok -> OK                    error -> INTERNAL          timeout -> DEADLINE_EXCEEDED
-    unavailable -> UNAVAILABLE  overloaded -> RESOURCE_EXHAUSTED
-    malformed -> INVALID_ARGUMENT
+balancer's status becomes a gRPC status by ``lbbench.rpc.status`` (ok ->
+OK, error -> INTERNAL, timeout -> DEADLINE_EXCEEDED, unavailable ->
+UNAVAILABLE, overloaded -> RESOURCE_EXHAUSTED, malformed ->
+INVALID_ARGUMENT).
 
 A call the balancer does not answer within the client's deadline (or the
 gateway's ``timeout_s`` when the client set none) ends DEADLINE_EXCEEDED;
@@ -32,14 +31,9 @@ import zmq.asyncio
 
 from lbbench.errors import LbbenchError
 from lbbench.rpc import lbbench_pb2, lbbench_pb2_grpc
+from lbbench.rpc.status import code_of
+from lbbench.vocabulary import OK, TIMEOUT
 
-STATUS_CODES = {
-    "error": grpc.StatusCode.INTERNAL,
-    "timeout": grpc.StatusCode.DEADLINE_EXCEEDED,
-    "unavailable": grpc.StatusCode.UNAVAILABLE,
-    "overloaded": grpc.StatusCode.RESOURCE_EXHAUSTED,
-    "malformed": grpc.StatusCode.INVALID_ARGUMENT,
-}
 _SEQ = struct.Struct(">Q")
 
 
@@ -76,13 +70,13 @@ class Gateway(lbbench_pb2_grpc.LbbenchServicer):
             frames = await asyncio.wait_for(future, self.timeout_s if left is None else left)
         except TimeoutError:
             self._waiting.pop(seq, None)
-            await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "the balancer did not answer")
+            await context.abort(code_of(TIMEOUT), "the balancer did not answer")
         finally:
             self._waiting.pop(seq, None)
         status = frames[2].decode(errors="replace")
         backend = frames[3].decode(errors="replace")
-        if status != "ok":
-            code = STATUS_CODES.get(status, grpc.StatusCode.UNKNOWN)
+        if status != OK:
+            code = code_of(status)
             await context.abort(code, f"balancer: {status} (backend {backend or '-'})")
         return lbbench_pb2.CallReply(backend=backend, payload=frames[4])
 

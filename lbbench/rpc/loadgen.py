@@ -5,9 +5,8 @@ Same schedule, same recorder and same report as the ZeroMQ generator
 their intended times (constant or Poisson, the same seeded draws) without
 waiting for earlier answers; latency is measured from the intended time
 (corrected) and from the actual start (uncorrected); the send lag is
-recorded and checked by the parent. gRPC statuses map to lbbench
-outcomes: OK ok, DEADLINE_EXCEEDED timeout, UNAVAILABLE unavailable,
-RESOURCE_EXHAUSTED overloaded, anything else error. The serving target is
+recorded and checked by the parent. gRPC status codes become
+lbbench outcomes by ``lbbench.rpc.status``. The serving target is
 the ``backend`` the reply names.
 """
 
@@ -26,12 +25,8 @@ from lbbench.loadgen import LoadSpec, key_sampler
 from lbbench.recorder import Recorder
 from lbbench.rpc import lbbench_pb2, lbbench_pb2_grpc
 from lbbench.rpc.policies import ENVIRONMENT, channel_options
-
-OUTCOME = {
-    grpc.StatusCode.DEADLINE_EXCEEDED: "timeout",
-    grpc.StatusCode.UNAVAILABLE: "unavailable",
-    grpc.StatusCode.RESOURCE_EXHAUSTED: "overloaded",
-}
+from lbbench.rpc.status import outcome_of
+from lbbench.vocabulary import OK
 
 
 async def _generate(
@@ -55,12 +50,12 @@ async def _generate(
             actual = time.monotonic()
             request = lbbench_pb2.CallRequest(payload=payload, key=key or b"")
             metadata = (("lb-key", key.decode()),) if key else None
-            status, backend = "ok", ""
+            status, backend = OK, ""
             try:
                 reply = await stub.Call(request, timeout=deadline_s, metadata=metadata)
                 backend = reply.backend
             except grpc.aio.AioRpcError as error:
-                status = OUTCOME.get(error.code(), "error")
+                status = outcome_of(error.code())
             now = time.monotonic()
             recorder.record_reply(
                 status, backend, now - intended, now - actual, intended - start_at

@@ -23,8 +23,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from lbbench.core.faults import Fault
 from lbbench.errors import ConfigError
-from lbbench.faults import Fault
 from lbbench.loadgen import LoadRun
 from lbbench.recorder import TIMELINE_STEP_S, Recorder
 from lbbench.rpc.policies import service_config

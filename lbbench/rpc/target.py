@@ -27,11 +27,13 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 
+from lbbench.core.faults import Fault, FaultState, parse_command
+from lbbench.core.service import Job, ServiceQueue
 from lbbench.errors import LbbenchError
-from lbbench.faults import Fault, FaultState, parse_command
 from lbbench.profiles import TargetSpec
 from lbbench.rpc import lbbench_pb2, lbbench_pb2_grpc
-from lbbench.service import Job, ServiceQueue
+from lbbench.rpc.status import code_of
+from lbbench.vocabulary import ERROR
 
 SERVICE = "lbbench.Lbbench"
 
@@ -73,7 +75,7 @@ class GrpcTarget(lbbench_pb2_grpc.LbbenchServicer):
             self.queue.cancel(key)  # the client gave up: do not serve it from the line
             raise
         if not ok:
-            await context.abort(grpc.StatusCode.INTERNAL, "injected error")
+            await context.abort(code_of(ERROR), "injected error")
         self.served += 1
         return lbbench_pb2.CallReply(backend=self.spec.id, payload=request.payload)
 

@@ -9,8 +9,8 @@ import sys
 from typing import Any
 
 from lbbench.checks import check_number
+from lbbench.core.latency import parse_latency
 from lbbench.errors import ConfigError
-from lbbench.faults import parse_latency
 from lbbench.loadgen import LoadSpec
 from lbbench.profiles import load_profile
 from lbbench.runner import Scenario

@@ -35,14 +35,15 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from lbbench.checks import check_number
+from lbbench.core.actions import Arm, Cancel, Probe, Reply, Send
+from lbbench.core.faults import Fault, FaultState
+from lbbench.core.router import Router
+from lbbench.core.service import Job, ServiceQueue
 from lbbench.errors import ConfigError
-from lbbench.faults import Fault, FaultState
 from lbbench.loadgen import key_sampler
 from lbbench.profiles import TargetSpec
 from lbbench.recorder import BucketTally, Recorder, clamp_us, copy_histogram
-from lbbench.router import DEADLINE, TRY, Arm, Cancel, Probe, Reply, Router, Send
 from lbbench.runner import Scenario, trial_result
-from lbbench.service import Job, ServiceQueue
 
 GOLDEN = 0.6180339887498949
 
@@ -220,8 +221,11 @@ class Simulation:
         # (arrival time, target, attempt, its quantile, or None for a cancel)
         self._to_target: deque[tuple[float, _Target, int, float | None]] = deque()
         self._to_router: deque[tuple[float, int, bool]] = deque()
-        self._deadlines: deque[tuple[float, Any]] = deque()
-        self._tries: deque[tuple[float, Any]] = deque()
+        # Timers armed a constant time after their event (deadlines, per-try
+        # timeouts) come due in the order armed: one plain queue per kind.
+        self._stream_of: dict[str, deque[tuple[float, Any]]] = {
+            kind: deque() for kind in sorted(self.router.in_order_timers)
+        }
         self._faulted = {f.target for f in scenario.profile.faults}
         self._full_samples = len(self.targets) <= options.full_samples_up_to
         self._next_arrival = options.hop_s  # the first send is intended at 0, as live
@@ -230,7 +234,7 @@ class Simulation:
             self._push(fault.at_s, _FAULT_START, fault, None)
             if fault.end_s is not None:
                 self._push(fault.end_s, _FAULT_END, fault, None)
-        if "eject" in scenario.failover:  # heartbeats are read only by eject's health checks
+        if self.router.needs_heartbeats:  # else nothing reads them
             self._push(options.heartbeat_s, _HEARTBEATS, None, None)
         self._apply(self.router.start(0.0), 0.0)
 
@@ -251,8 +255,8 @@ class Simulation:
         heappop = heapq.heappop
         to_target = self._to_target
         to_router = self._to_router
-        deadlines = self._deadlines
-        tries = self._tries
+        streams = list(self._stream_of.values())
+        due = None
         hop = self.options.hop_s
         end_of_load = self._end_of_load + hop
         next_gap = self.scenario.load.next_gap
@@ -273,18 +277,14 @@ class Simulation:
             if to_router and to_router[0][0] < at:
                 at = to_router[0][0]
                 source = 3
-            if deadlines:
-                while deadlines and deadlines[0][1].ref.done:
-                    deadlines.popleft()  # its request is over: a stale timer
-                if deadlines and deadlines[0][0] < at:
-                    at = deadlines[0][0]
-                    source = 4
-            if tries:
-                while tries and tries[0][1].ref.done:
-                    tries.popleft()
-                if tries and tries[0][0] < at:
-                    at = tries[0][0]
-                    source = 5
+            for stream in streams:
+                if stream:
+                    while stream and stream[0][1].ref.done:
+                        stream.popleft()  # what it guarded is over: a stale timer
+                    if stream and stream[0][0] < at:
+                        at = stream[0][0]
+                        source = 4
+                        due = stream
             if at > stop_at or (until is None and at >= end_of_load and not router.pending):
                 break  # (an empty world has at == inf > stop_at)
             self.now = at
@@ -316,10 +316,8 @@ class Simulation:
             elif source == 3:
                 _, attempt, ok = to_router.popleft()
                 apply(on_reply(at, attempt, ok), at)
-            elif source == 4:
-                apply(on_timer(at, deadlines.popleft()[1]), at)
             else:
-                apply(on_timer(at, tries.popleft()[1]), at)
+                apply(on_timer(at, due.popleft()[1]), at)
             if progress is not None and events >= next_progress:
                 next_progress += 1 << 16
                 progress(min(1.0, at / self._end_of_load))
@@ -426,13 +424,7 @@ class Simulation:
                         self._deliver(at, target, action.attempt, work)
                 elif kind is Arm:
                     timer = action.timer
-                    stream = (
-                        self._deadlines
-                        if timer.kind == DEADLINE
-                        else self._tries
-                        if timer.kind == TRY
-                        else None
-                    )
+                    stream = self._stream_of.get(timer.kind)
                     if stream is not None and (not stream or stream[-1][0] <= action.at):
                         stream.append((action.at, timer))
                         if len(stream) > 2 * router.pending + 1024:

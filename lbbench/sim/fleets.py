@@ -6,8 +6,8 @@ from __future__ import annotations
 import math
 
 from lbbench.checks import check_number
+from lbbench.core.latency import Latency
 from lbbench.errors import ConfigError
-from lbbench.faults import Latency
 from lbbench.profiles import DEFAULT_CAPACITY, DEFAULT_LATENCY_MODEL, FleetProfile, TargetSpec
 
 

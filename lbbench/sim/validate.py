@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from lbbench.faults import Latency
+from lbbench.core.latency import Latency
 from lbbench.loadgen import LoadSpec
 from lbbench.profiles import FleetProfile, TargetSpec
 from lbbench.runner import Scenario

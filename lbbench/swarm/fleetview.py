@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from lbbench.core.strategies import STRATEGIES
 from lbbench.metrics import fairness
 from lbbench.recorder import Recorder, summarize
-from lbbench.strategies import STRATEGIES
 
 
 def expected_shares(stats: dict[str, Any]) -> dict[str, float]:

@@ -16,18 +16,12 @@ import grpc
 import grpc.experimental.gevent as grpc_gevent
 
 from lbbench.rpc import lbbench_pb2, lbbench_pb2_grpc
+from lbbench.rpc.status import outcome_of
 from lbbench.swarm.recording import report_call
 from lbbench.swarm.workload import PacedUser
+from lbbench.vocabulary import OK
 
 grpc_gevent.init_gevent()
-
-STATUS = {
-    grpc.StatusCode.INTERNAL: "error",
-    grpc.StatusCode.DEADLINE_EXCEEDED: "timeout",
-    grpc.StatusCode.UNAVAILABLE: "unavailable",
-    grpc.StatusCode.RESOURCE_EXHAUSTED: "overloaded",
-    grpc.StatusCode.INVALID_ARGUMENT: "malformed",
-}
 
 
 class GrpcUser(PacedUser):
@@ -45,12 +39,12 @@ class GrpcUser(PacedUser):
     def call(self, name: str, key: bytes | None = None) -> str:
         request = lbbench_pb2.CallRequest(payload=self.payload, key=key or b"")
         started = time.perf_counter()
-        status, backend, length, exception = "ok", "", 0, None
+        status, backend, length, exception = OK, "", 0, None
         try:
             reply = self.stub.Call(request, timeout=self.timeout_s)
             backend, length = reply.backend, len(reply.payload)
         except grpc.RpcError as error:
-            status = STATUS.get(error.code(), "error")
+            status = outcome_of(error.code())
             exception = error
         report_call(self, "grpc", name, started, length, exception, backend, status)
         return status

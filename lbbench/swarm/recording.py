@@ -16,8 +16,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from lbbench.outcomes import OUTCOMES
 from lbbench.recorder import Recorder, clamp_us
+from lbbench.vocabulary import OUTCOMES
 
 WIRE_KEY = "lbbench"
 

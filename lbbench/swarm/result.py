@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lbbench.faults import Latency
+from lbbench.core.latency import Latency
 from lbbench.loadgen import LoadSpec
 from lbbench.profiles import FleetProfile, TargetSpec, load_profile
 from lbbench.recorder import Recorder

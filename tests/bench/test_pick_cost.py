@@ -12,10 +12,10 @@ import random
 
 import pytest
 
-from lbbench.backends import Backend, BackendState
-from lbbench.config import FailoverConfig, RouterConfig
-from lbbench.router import Router, Send
-from lbbench.strategies import STRATEGIES, Pool, make_strategy
+from lbbench.core.backends import Backend, BackendState
+from lbbench.core.config import FailoverConfig, RouterConfig
+from lbbench.core.router import Router, Send
+from lbbench.core.strategies import STRATEGIES, Pool, make_strategy
 
 SIZES = [10, 100, 1_000, 10_000]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from lbbench.config import FAILOVER_MODES
-from lbbench.faults import FAULT_KINDS
+from lbbench.core.failover import FAILOVER
+from lbbench.core.faults import FAULT_KINDS
+from lbbench.core.strategies import STRATEGIES
 from lbbench.profiles import list_profiles
-from lbbench.strategies import STRATEGIES
 
 
 def lbbench(*args: str) -> subprocess.CompletedProcess[str]:
@@ -24,7 +24,7 @@ def lbbench(*args: str) -> subprocess.CompletedProcess[str]:
 def test_list_shows_strategies_failover_modes_fault_kinds_and_profiles():
     done = lbbench("list")
     assert done.returncode == 0, done.stderr
-    for name in [*STRATEGIES, *FAILOVER_MODES, *FAULT_KINDS, *(p.name for p in list_profiles())]:
+    for name in [*STRATEGIES, *FAILOVER, *FAULT_KINDS, *(p.name for p in list_profiles())]:
         assert name in done.stdout
 
 

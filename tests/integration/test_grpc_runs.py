@@ -9,9 +9,9 @@ lbbench's balancer with eject+retry. Nothing may be lost in any of them.
 from __future__ import annotations
 
 from lbbench.loadgen import LoadSpec
-from lbbench.outcomes import OUTCOMES
 from lbbench.profiles import load_profile
 from lbbench.runner import Scenario, run_scenario
+from lbbench.vocabulary import OUTCOMES
 
 WAYS = [
     ("grpc:round_robin", ("fail_fast",)),

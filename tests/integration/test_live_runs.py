@@ -9,8 +9,8 @@ import time
 import pytest
 
 from lbbench.loadgen import LoadRun
-from lbbench.outcomes import OUTCOMES
 from lbbench.runner import Rig, run_trial
+from lbbench.vocabulary import OUTCOMES
 from tests.integration.helpers import scenario, write_profile
 
 

@@ -12,13 +12,14 @@ from dataclasses import replace
 
 import pytest
 
-from lbbench.faults import Fault, Latency
+from lbbench.core.faults import Fault
+from lbbench.core.latency import Latency
 from lbbench.loadgen import LoadSpec
-from lbbench.outcomes import OUTCOMES
 from lbbench.profiles import FleetProfile, TargetSpec, load_profile
 from lbbench.runner import Scenario
 from lbbench.sim import SimOptions, Simulation, simulate_trial
 from lbbench.sim.fleets import rate_for_utilization, synthetic_fleet
+from lbbench.vocabulary import OUTCOMES
 
 FOUR = FleetProfile(
     "four",
@@ -143,7 +144,7 @@ def test_nothing_grows_with_the_number_of_requests():
     sent = simulation.recorder.sent
     assert sent > 29_000
     assert not simulation._requests  # every request answered and forgotten
-    assert all(timer.ref.done for _, timer in simulation._deadlines)
+    assert all(timer.ref.done for _, timer in simulation._stream_of["deadline"])
     # Latencies are kept as histogram buckets, not as values: below 1 s
     # (2**20 us) there are at most 2048 + 10 x 1024 buckets, however many requests.
     assert len(simulation._latency.counts) <= 2048 + 10 * 1024 < sent

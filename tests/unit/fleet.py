@@ -18,7 +18,7 @@ from collections import Counter, defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from lbbench.router import Arm, Cancel, Probe, Reply, Router, Send
+from lbbench.core.router import Arm, Cancel, Probe, Reply, Router, Send
 
 ServiceTime = Callable[[random.Random], float]
 

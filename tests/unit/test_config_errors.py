@@ -6,18 +6,12 @@ import random
 
 import pytest
 
-from lbbench.backends import Backend
-from lbbench.config import (
-    EjectConfig,
-    FailoverConfig,
-    HedgeConfig,
-    RetryConfig,
-    RouterConfig,
-    parse_failover,
-)
+from lbbench.core.backends import Backend
+from lbbench.core.config import FailoverConfig, RouterConfig, parse_failover
+from lbbench.core.failover import EjectConfig, HedgeConfig, RetryConfig
+from lbbench.core.router import Router
+from lbbench.core.strategies import make_strategy
 from lbbench.errors import ConfigError
-from lbbench.router import Router
-from lbbench.strategies import make_strategy
 
 BAD = [
     # what is built, the field the message must name, words it must contain

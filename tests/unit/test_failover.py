@@ -7,16 +7,10 @@ from collections import Counter
 
 import pytest
 
-from lbbench.backends import Backend
-from lbbench.config import (
-    BreakerConfig,
-    EjectConfig,
-    FailoverConfig,
-    HedgeConfig,
-    RetryConfig,
-    RouterConfig,
-)
-from lbbench.router import Router
+from lbbench.core.backends import Backend
+from lbbench.core.config import FailoverConfig, RouterConfig
+from lbbench.core.failover import BreakerConfig, EjectConfig, HedgeConfig, RetryConfig
+from lbbench.core.router import Router
 from tests.unit.fleet import FakeBackend, Fleet, exponential, fixed
 
 
@@ -36,7 +30,7 @@ def make_fleet(
     router = Router(
         RouterConfig(
             strategy=strategy,
-            failover=FailoverConfig(modes=modes, **failover),
+            failover=FailoverConfig(modes=modes, settings=failover),
             deadline_s=deadline_s,
             panic_threshold=panic_threshold,
         ),
@@ -56,7 +50,7 @@ def test_fail_fast_passes_a_failing_backend_errors_to_clients():
     counts = fleet.outcome_counts()
     # round robin: one request in four lands on t1 and fails
     assert counts["error"] / sum(counts.values()) == pytest.approx(0.25, abs=0.01)
-    assert fleet.router.stats.retries == 0
+    assert fleet.router.stats.counters["retries"] == 0
 
 
 def test_retry_turns_those_errors_into_successes_and_never_goes_back():
@@ -199,7 +193,9 @@ def test_hedge_sends_at_most_one_extra_attempt_and_cancels_the_loser():
         assert first.attempt in cancelled and second.attempt not in cancelled
         assert fleet.reply_at[rid] - fleet.sent_at[rid] < 0.02
     stats = fleet.router.stats
-    assert stats.hedges == len(hedged) == stats.hedge_wins == stats.cancelled
+    assert (
+        stats.counters["hedges"] == len(hedged) == stats.counters["hedge_wins"] == stats.cancelled
+    )
 
 
 def test_hedge_delay_follows_the_latency_percentile():
@@ -226,7 +222,7 @@ def test_retry_budget_caps_attempts_per_request_under_total_failure():
     attempts = fleet.router.stats.attempts
     assert fleet.outcome_counts() == Counter({"error": requests})
     assert attempts / requests <= 1 + 0.2
-    assert fleet.router.stats.budget_exhausted > 0
+    assert fleet.router.stats.counters["budget_exhausted"] > 0
 
 
 def test_circuit_breaker_opens_stays_open_then_half_opens_and_closes():

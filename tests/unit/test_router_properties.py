@@ -10,19 +10,13 @@ from collections import Counter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lbbench.backends import Backend
-from lbbench.config import (
-    BreakerConfig,
-    EjectConfig,
-    FailoverConfig,
-    HedgeConfig,
-    RetryConfig,
-    RouterConfig,
-)
-from lbbench.health import OPEN
-from lbbench.outcomes import OUTCOMES
-from lbbench.router import Arm, Cancel, Probe, Reply, Router, Send
-from lbbench.strategies import STRATEGIES
+from lbbench.core.actions import Arm, Cancel, Probe, Reply, Send
+from lbbench.core.backends import Backend
+from lbbench.core.config import FailoverConfig, RouterConfig
+from lbbench.core.failover import BreakerConfig, EjectConfig, HedgeConfig, RetryConfig
+from lbbench.core.router import Router
+from lbbench.core.strategies import STRATEGIES
+from lbbench.vocabulary import OUTCOMES
 
 IDS = ["a", "b", "c", "d"]
 MODE_SETS = [
@@ -71,7 +65,7 @@ class Harness:
     def __init__(self, strategy: str, modes: tuple[str, ...], seed: int) -> None:
         config = RouterConfig(
             strategy=strategy,
-            failover=FailoverConfig(modes=modes, **FAILOVER),
+            failover=FailoverConfig(modes=modes, settings=FAILOVER),
             deadline_s=0.3,
             max_pending=8,
         )
@@ -93,8 +87,12 @@ class Harness:
                 backend = router.backends.get(action.backend)
                 assert backend is not None, f"send to unknown backend {action.backend}"
                 assert backend.joined, f"send to departed backend {action.backend}"
-                assert not backend.ejected, f"send to ejected backend {action.backend}"
-                assert backend.breaker is None or backend.breaker.state != OPEN, (
+                eject = router.policy("eject")
+                assert eject is None or eject.admits(backend), (
+                    f"send to ejected backend {action.backend}"
+                )
+                breaker = router.policy("circuit_breaker")
+                assert breaker is None or breaker.breaker(backend).state != "open", (
                     f"send to open-circuit backend {action.backend}"
                 )
                 self.live.append(action.attempt)

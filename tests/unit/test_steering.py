@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from lbbench.backends import Backend
-from lbbench.config import RouterConfig
-from lbbench.router import Router
+from lbbench.core.backends import Backend
+from lbbench.core.config import RouterConfig
+from lbbench.core.router import Router
 from tests.unit.fleet import FakeBackend, Fleet, exponential
 
 FAST_MS, SLOW_MS = 2.0, 20.0

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from lbbench.backends import Backend, BackendState
-from lbbench.strategies import STRATEGIES, Pool, make_strategy
+from lbbench.core.backends import Backend, BackendState
+from lbbench.core.strategies import STRATEGIES, Pool, make_strategy
 
 
 def states(weights: list[int], prefix: str = "b") -> list[BackendState]:

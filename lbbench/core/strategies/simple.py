@@ -6,8 +6,8 @@ import random
 from bisect import bisect_right
 from itertools import accumulate
 
-from lbbench.backends import BackendState
-from lbbench.strategies.base import Pool, RequestView, Strategy, register
+from lbbench.core.backends import BackendState
+from lbbench.core.strategies.base import Pool, RequestView, Strategy, register
 
 
 @register

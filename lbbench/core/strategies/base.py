@@ -7,7 +7,7 @@ import random
 from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, ClassVar, Protocol
 
-from lbbench.backends import BackendState
+from lbbench.core.backends import BackendState
 from lbbench.errors import ConfigError
 
 NO_EXCLUSIONS: frozenset[BackendState] = frozenset()
@@ -64,8 +64,6 @@ class Strategy:
 
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
-    #: True for strategies that route by request key (hashing).
-    keyed: ClassVar[bool] = False
     #: True when the strategy honours weights (so the fair share is by weight).
     weighted: ClassVar[bool] = True
 

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from statistics import median
 from typing import Any
 
-from lbbench.backends import BackendState
 from lbbench.checks import check_number
-from lbbench.strategies.base import Pool, RequestView, Strategy, register
-from lbbench.strategies.peak_ewma import PeakEwma
-from lbbench.strategies.weighted_rr import WeightedRoundRobin
+from lbbench.core.backends import BackendState
+from lbbench.core.strategies.base import Pool, RequestView, Strategy, register
+from lbbench.core.strategies.peak_ewma import PeakEwma
+from lbbench.core.strategies.weighted_rr import WeightedRoundRobin
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-from lbbench.backends import BackendState
-from lbbench.strategies.base import Pool, RequestView, Strategy, register
+from lbbench.core.backends import BackendState
+from lbbench.core.strategies.base import Pool, RequestView, Strategy, register
 
 
 class SmoothWeights:

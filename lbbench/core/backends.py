@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lbbench.errors import ConfigError
-
-if TYPE_CHECKING:
-    from lbbench.health import CircuitBreaker
 
 _ID_MAX_BYTES = 255  # ZeroMQ routing ids are at most 255 bytes
 
@@ -25,7 +21,6 @@ class Backend:
     """
 
     id: str
-    address: str = ""
     weight: int = 1
     tier: int = 0
 
@@ -51,13 +46,15 @@ def check_unique_ids(backends: list[Backend] | tuple[Backend, ...], where: str =
 
 
 class BackendState:
-    """The balancer's live view of one backend.
+    """The balancer's live view of one backend: load, latency and counts.
 
-    Only the router mutates it (strategies read it). ``latency_ewma`` is a
-    time-decayed average: a sample's weight is ``1 - exp(-dt / tau)``, so the
-    average covers about ``tau`` seconds whatever the request rate, with a
-    floor (``min_alpha``) so that samples arriving at the same instant still
-    count.
+    Only the router mutates it (strategies and failover policies read it;
+    each failover policy keeps its own health state, such as ejections or
+    a circuit breaker, in a table of its own). ``latency_ewma`` is a
+    time-decayed average: a sample's weight is ``1 - exp(-dt / tau)``, so
+    the average covers about ``tau`` seconds whatever the request rate, with
+    a floor (``min_alpha``) so that samples arriving at the same instant
+    still count.
     """
 
     __slots__ = (
@@ -71,35 +68,17 @@ class BackendState:
         "_ewma_tau",
         "_min_alpha",
         "samples",
-        "recent",
         "sent",
         "ok",
         "errors",
         "timeouts",
         "cancelled",
-        # health (owned by the router and lbbench.health)
         "joined",
-        "ejected",
-        "ejected_until",
-        "ejections",
-        "last_uneject_at",
-        "consecutive_failures",
-        "hb_up",
-        "hb_misses",
-        "hb_successes",
-        "hb_seen",
-        "last_heartbeat",
-        "breaker",
         "pool",
     )
 
     def __init__(
-        self,
-        backend: Backend,
-        *,
-        ewma_tau_s: float = 1.0,
-        min_alpha: float = 0.02,
-        recent_window: int = 32,
+        self, backend: Backend, *, ewma_tau_s: float = 1.0, min_alpha: float = 0.02
     ) -> None:
         self.backend = backend
         self.id = backend.id
@@ -111,24 +90,12 @@ class BackendState:
         self._ewma_tau = ewma_tau_s
         self._min_alpha = min_alpha
         self.samples = 0
-        self.recent: deque[bool] = deque(maxlen=recent_window)
         self.sent = 0
         self.ok = 0
         self.errors = 0
         self.timeouts = 0
         self.cancelled = 0
         self.joined = True
-        self.ejected = False
-        self.ejected_until = 0.0
-        self.ejections = 0
-        self.last_uneject_at = -math.inf
-        self.consecutive_failures = 0
-        self.hb_up = True
-        self.hb_misses = 0
-        self.hb_successes = 0
-        self.hb_seen = False
-        self.last_heartbeat = -math.inf
-        self.breaker: CircuitBreaker | None = None
         self.pool: Any = None  # the Pool this backend is currently a member of
 
     def observe_latency(self, latency: float, now: float) -> None:
@@ -143,24 +110,5 @@ class BackendState:
         self._ewma_at = now
         self.samples += 1
 
-    def error_rate(self) -> float:
-        """Fraction of failures among the recent outcomes (0 when none yet)."""
-        if not self.recent:
-            return 0.0
-        return 1.0 - sum(self.recent) / len(self.recent)
-
-    @property
-    def health(self) -> str:
-        """One word for people: left, ejected, down, open, half_open or healthy."""
-        if not self.joined:
-            return "left"
-        if self.ejected:
-            return "ejected"
-        if not self.hb_up:
-            return "down"
-        if self.breaker is not None and self.breaker.state != "closed":
-            return self.breaker.state
-        return "healthy"
-
     def __repr__(self) -> str:
-        return f"BackendState({self.id!r}, in_flight={self.in_flight}, health={self.health})"
+        return f"BackendState({self.id!r}, in_flight={self.in_flight}, joined={self.joined})"

@@ -1,12 +1,9 @@
-"""Failover mechanics the router composes: retry budget, backoff, hedge delay."""
+"""Budgets and backoff shared by the modes that send extra attempts (retry, hedge)."""
 
 from __future__ import annotations
 
 import random
-from bisect import bisect_left, insort
 from collections import deque
-
-from lbbench.config import HedgeConfig
 
 
 class RetryBudget:
@@ -77,36 +74,3 @@ def jittered_backoff(rng: random.Random, retry: int, base_s: float, max_s: float
     if base_s <= 0.0:
         return 0.0
     return rng.random() * min(max_s, base_s * (1 << min(retry - 1, 30)))
-
-
-class HedgeDelay:
-    """When to send a hedge: a fixed delay or a percentile of recent latencies.
-
-    Keeps the last ``window`` successful latencies sorted (insertion is cheap
-    at this size) and reads the percentile from them; until ``min_samples``
-    are known the configured initial delay is used.
-    """
-
-    def __init__(self, config: HedgeConfig, window: int = 1000) -> None:
-        self.config = config
-        self._recent: deque[float] = deque(maxlen=window)
-        self._sorted: list[float] = []
-
-    def observe(self, latency: float) -> None:
-        if self.config.delay_s is not None:
-            return
-        if len(self._recent) == self._recent.maxlen:
-            oldest = self._recent[0]
-            del self._sorted[bisect_left(self._sorted, oldest)]
-        self._recent.append(latency)
-        insort(self._sorted, latency)
-
-    def delay(self) -> float:
-        config = self.config
-        if config.delay_s is not None:
-            return config.delay_s
-        known = len(self._sorted)
-        if known < config.min_samples:
-            return config.initial_delay_s
-        rank = min(known - 1, int(config.percentile / 100.0 * known))
-        return self._sorted[rank]

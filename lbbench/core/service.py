@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from lbbench.faults import FaultState
+from lbbench.core.faults import FaultState
 
 # A job in service: (key, work, arrived). ``work`` is whatever the caller
 # needs to answer it (and to draw its service time from).

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import random
 
-from lbbench.backends import BackendState
-from lbbench.strategies.base import Pool, RequestView, Strategy, register, two_distinct
-from lbbench.strategies.weighted_rr import SmoothWeights
+from lbbench.core.backends import BackendState
+from lbbench.core.strategies.base import Pool, RequestView, Strategy, register, two_distinct
+from lbbench.core.strategies.weighted_rr import SmoothWeights
 
 
 @register

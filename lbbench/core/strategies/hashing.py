@@ -8,16 +8,16 @@ from bisect import bisect_left
 from collections.abc import Collection
 from hashlib import blake2b
 
-from lbbench.backends import BackendState
 from lbbench.checks import check_number
-from lbbench.errors import ConfigError
-from lbbench.strategies.base import (
+from lbbench.core.backends import BackendState
+from lbbench.core.strategies.base import (
     NO_EXCLUSIONS,
     Pool,
     RequestView,
     Strategy,
     register,
 )
+from lbbench.errors import ConfigError
 
 _INDEX_BITS = 24  # ring points carry their owner's index in the low bits
 _INDEX_MASK = (1 << _INDEX_BITS) - 1
@@ -63,8 +63,6 @@ class _KeyHashing(Strategy):
 
     Requests without a key are spread evenly by round robin over the members.
     """
-
-    keyed = True
 
     def __init__(self, rng: random.Random, bounded_load: bool, load_factor: float) -> None:
         super().__init__(rng)

@@ -4,7 +4,7 @@ Importing this package registers every strategy; ``STRATEGIES`` maps each
 name to its class and ``make_strategy`` builds one by name.
 """
 
-from lbbench.strategies import (  # noqa: F401  (imported to register)
+from lbbench.core.strategies import (  # noqa: F401  (imported to register)
     adaptive,
     hashing,
     least_loaded,
@@ -13,7 +13,7 @@ from lbbench.strategies import (  # noqa: F401  (imported to register)
     simple,
     weighted_rr,
 )
-from lbbench.strategies.base import (
+from lbbench.core.strategies.base import (
     STRATEGIES,
     Pool,
     RequestView,

@@ -6,9 +6,9 @@ import random
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from lbbench.backends import BackendState
 from lbbench.checks import check_number
-from lbbench.strategies.base import (
+from lbbench.core.backends import BackendState
+from lbbench.core.strategies.base import (
     NO_EXCLUSIONS,
     Pool,
     RequestView,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 import random
 
-from lbbench.backends import BackendState
 from lbbench.checks import check_number
-from lbbench.strategies.base import Pool, RequestView, Strategy, register, two_distinct
+from lbbench.core.backends import BackendState
+from lbbench.core.strategies.base import Pool, RequestView, Strategy, register, two_distinct
 
 # Finagle scores a backend with requests in flight but no latency history
 # this high, so it is tried only when nothing measured is available.

@@ -1,0 +1,110 @@
+"""The router's bookkeeping: one record per pending request and per live attempt, and counters."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from lbbench.core.backends import BackendState
+from lbbench.vocabulary import OUTCOMES, UNAVAILABLE
+from lbbench.vocabulary import Counter as Counted
+
+
+class Request:
+    """A client request from arrival to its one reply.
+
+    ``status`` and ``status_backend`` are what the client gets if no
+    attempt succeeds (the latest failure wins); ``tries`` counts attempts
+    that were not extras (hedges); ``waiting`` is set while a retry waits
+    out its backoff; ``live`` counts attempts still out.
+    """
+
+    __slots__ = (
+        "arrived",
+        "attempts",
+        "deadline",
+        "done",
+        "key",
+        "last",
+        "live",
+        "rid",
+        "status",
+        "status_backend",
+        "tries",
+        "waiting",
+    )
+
+    def __init__(self, rid: int, key: bytes | None, now: float, deadline: float) -> None:
+        self.rid = rid
+        self.key = key
+        self.arrived = now
+        self.deadline = deadline
+        self.attempts: list[Attempt] = []
+        self.last: BackendState | None = None
+        self.live = 0
+        self.tries = 0
+        self.status = UNAVAILABLE
+        self.status_backend = ""
+        self.waiting = False
+        self.done = False
+
+
+class Attempt:
+    """One send of a request to one backend, until it is answered, fails or is cancelled."""
+
+    __slots__ = ("aid", "backend", "done", "extra", "request", "sent_at")
+
+    def __init__(
+        self, aid: int, request: Request, backend: BackendState, now: float, extra: bool
+    ) -> None:
+        self.aid = aid
+        self.request = request
+        self.backend = backend
+        self.sent_at = now
+        self.extra = extra
+        self.done = False
+
+
+class RouterStats:
+    """Counters over the router's life: requests, outcomes by status, attempts, failover work.
+
+    The router counts what every request goes through; failover policies
+    count their own work in ``counters`` (``lbbench.vocabulary.Counter``
+    words, every one present from the start so results always carry them).
+    """
+
+    __slots__ = (
+        "attempts",
+        "cancelled",
+        "counters",
+        "late_replies",
+        "outcomes",
+        "panics",
+        "probes",
+        "requests",
+    )
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.outcomes: Counter[str] = Counter({status: 0 for status in OUTCOMES})
+        self.attempts = 0
+        self.cancelled = 0
+        self.late_replies = 0
+        self.panics = 0
+        self.probes = 0
+        self.counters: Counter[str] = Counter(
+            {name: 0 for name in Counted if name not in (Counted.ATTEMPTS, Counted.CANCELLED)}
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "requests": self.requests,
+            "attempts": self.attempts,
+            "cancelled": self.cancelled,
+            "late_replies": self.late_replies,
+            "panics": self.panics,
+            "probes": self.probes,
+        }
+        data.update(self.counters)
+        data["outcomes"] = dict(self.outcomes)
+        return data

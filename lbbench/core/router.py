@@ -1,0 +1,585 @@
+"""The pure decision core: the lifecycle of requests and attempts, health, strategy and failover.
+
+Events go in (a request arrived, a reply arrived, a timer fired, a
+heartbeat or probe reply was seen, a backend joined or left, a send could
+not be delivered); actions come out (``lbbench.core.actions``: send an
+attempt to a backend, cancel one, arm a timer, probe a backend, answer the
+client). The router never touches a socket or a clock: every event
+carries ``now`` (seconds, any monotonic origin) and randomness comes from
+the injected ``rng``. The live balancer, the simulator and the tests drive
+this same class.
+
+The router keeps what every request goes through: its deadline, its
+attempts, picking a backend (the strategy, over pools of eligible
+backends), the answer. Everything else is a failover policy's
+(``lbbench.core.failover``): the router calls the hooks of the policies in
+force and knows none of them by name.
+
+Invariants (checked by the property tests):
+- every request id ends with exactly one Reply, whose status is one of
+  ``lbbench.vocabulary.OUTCOMES``;
+- a backend's in-flight count is the number of its attempts still live,
+  never negative;
+- no Send goes to an unknown, departed, ejected or open-circuit backend.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from lbbench.core.actions import Action, Arm, Cancel, HealthEvent, Probe, Reply, Send, Timer
+from lbbench.core.backends import Backend, BackendState, check_unique_ids
+from lbbench.core.config import RouterConfig
+from lbbench.core.failover import FAILOVER, FailoverPolicy, overrides
+from lbbench.core.records import Attempt, Request, RouterStats
+from lbbench.core.strategies import Pool, make_strategy
+from lbbench.vocabulary import ERROR, OK, OVERLOADED, TIMEOUT, UNAVAILABLE, Health
+
+DEADLINE = "deadline"  # a request's own deadline (always arrival + deadline_s: in order)
+
+_NOTHING: frozenset[BackendState] = frozenset()
+
+
+class _Deadlines:
+    """The owner of deadline timers: the one timer the router arms for itself."""
+
+    __slots__ = ("router",)
+
+    def __init__(self, router: Router) -> None:
+        self.router = router
+
+    def on_timer(self, timer: Timer, now: float) -> None:
+        request: Request = timer.ref
+        if request.done:
+            return
+        router = self.router
+        for record in request.attempts:
+            if not record.done:
+                router._end_attempt(record, now, TIMEOUT)
+                router._out.append(Cancel(record.aid, request.rid, record.backend.id))
+        router.finish(request, now, TIMEOUT, "")
+
+
+class Router:
+    """Routes requests to backends under one strategy and a set of failover policies."""
+
+    def __init__(
+        self,
+        config: RouterConfig,
+        backends: Iterable[Backend] = (),
+        *,
+        rng: random.Random,
+        event_log: int = 10_000,
+    ) -> None:
+        self.rng = rng
+        self.backends: dict[str, BackendState] = {}
+        self.policies: list[FailoverPolicy] = []
+        self._deadlines = _Deadlines(self)
+        self._out: list[Action] = []
+        self._configure(config)
+        self._requests: dict[int, Request] = {}
+        self._attempts: dict[int, Attempt] = {}
+        self._next_attempt = 0
+        self._joined: tuple[BackendState, ...] = ()
+        self._pools: list[Pool] = []
+        self._cumulative: list[float] = []
+        self._dirty = True
+        self._membership_changed = True
+        self.panic = False
+        self._now = 0.0  # time of the latest event, for records made while rebuilding
+        self.stats = RouterStats()
+        self.events: deque[HealthEvent] = deque(maxlen=event_log)
+        backends = list(backends)
+        check_unique_ids(backends)
+        for backend in backends:
+            self._add(backend, 0.0)
+
+    # ------------------------------------------------------------ configuration
+
+    def _configure(self, config: RouterConfig) -> list[FailoverPolicy]:
+        """Take ``config``; return the policies that came into force (to start)."""
+        old = getattr(self, "config", None)
+        self.config = config
+        if old is None or (old.strategy, old.strategy_options) != (
+            config.strategy,
+            config.strategy_options,
+        ):
+            self.strategy = make_strategy(config.strategy, self.rng, config.strategy_options)
+        failover = config.failover
+        current = {p.name: p for p in self.policies}
+        policies: list[FailoverPolicy] = []
+        started: list[FailoverPolicy] = []
+        for name, cls in FAILOVER.items():  # registry order is composition order
+            if not failover.has(name):
+                continue
+            settings = failover.of(name)
+            kept = current.pop(name, None)
+            if kept is not None and kept.settings == settings:
+                policies.append(kept)
+                continue
+            if kept is not None:
+                kept.stop()
+            policy = cls(settings, self)
+            policies.append(policy)
+            started.append(policy)
+        for gone in current.values():
+            gone.stop()
+        self.policies = policies
+        self._compose()
+        self._membership_changed = self._dirty = True
+        return started
+
+    def _compose(self) -> None:
+        """The hooks of the policies in force, in order (only those a policy overrides)."""
+
+        def hooks(name: str) -> list[Callable[..., Any]]:
+            return [getattr(p, name) for p in self.policies if overrides(p, name)]
+
+        self._on_request = hooks("on_request")
+        self._on_dispatched = hooks("on_dispatched")
+        self._on_send = hooks("on_send")
+        self._on_done = hooks("on_attempt_done")
+        self._on_cancelled = hooks("on_attempt_cancelled")
+        self._on_failure = hooks("on_failure")
+        self._admits = hooks("admits")
+        self._healthy = hooks("healthy")
+        partitions = hooks("partition")
+        self._partition = partitions[0] if partitions else None
+        self._on_join = hooks("on_join")
+        self._on_leave = hooks("on_leave")
+        self._on_heartbeat = hooks("on_heartbeat")
+        self._health = hooks("health")
+        self._describe = hooks("describe")
+
+    def reconfigure(self, now: float, config: RouterConfig) -> list[Action]:
+        """Switch strategy, failover modes or settings at run time.
+
+        Requests in flight finish under the new rules; counters and backend
+        state are kept, and so is the state of every mode that stays on with
+        the same settings. A mode switched off stops deciding (its timers
+        still come back to it, so nothing in flight is stranded); one
+        switched on starts (eject: its heartbeat checks).
+        """
+        self._now = now
+        out = self._out = []
+        for policy in self._configure(config):
+            policy.start(now)
+        return out
+
+    @property
+    def in_order_timers(self) -> frozenset[str]:
+        """Timer kinds that come due in the order they are armed (deadlines, per-try timeouts)."""
+        kinds = {DEADLINE}
+        for policy in self.policies:
+            kinds |= policy.in_order_timers
+        return frozenset(kinds)
+
+    @property
+    def needs_heartbeats(self) -> bool:
+        """Whether any policy in force reads heartbeats (drivers may skip them otherwise)."""
+        return any(p.needs_heartbeats for p in self.policies)
+
+    def policy(self, name: str) -> FailoverPolicy | None:
+        """The policy of mode ``name`` in force, if any."""
+        return next((p for p in self.policies if p.name == name), None)
+
+    # ------------------------------------------------------------ public events
+
+    def start(self, now: float) -> list[Action]:
+        """Bring the policies into force (periodic work such as heartbeat checks); call once."""
+        out = self._out = []
+        for policy in self.policies:
+            policy.start(now)
+        return out
+
+    def on_request(self, now: float, rid: int, key: bytes | None = None) -> list[Action]:
+        """A client request ``rid`` (unique among pending ones) arrived."""
+        self._now = now
+        out = self._out = []
+        stats = self.stats
+        stats.requests += 1
+        if rid in self._requests:
+            raise ValueError(f"request id {rid} is already pending")
+        if len(self._requests) >= self.config.max_pending:
+            stats.outcomes[OVERLOADED] += 1
+            out.append(Reply(rid, OVERLOADED, ""))
+            return out
+        deadline = now + self.config.deadline_s
+        request = Request(rid, key, now, deadline)
+        self._requests[rid] = request
+        for hook in self._on_request:
+            hook(request, now)
+        if self._dirty:
+            self._rebuild_pools()
+        if self._pools:
+            for backend in self.strategy.probes(self._pools[0], now):
+                stats.probes += 1
+                out.append(Probe(backend.id))
+        if not self.send(request, now):
+            self.finish(request, now, UNAVAILABLE, "")
+            return out
+        out.append(Arm(deadline, Timer(self._deadlines, DEADLINE, request, None)))
+        for hook in self._on_dispatched:
+            hook(request, now)
+        return out
+
+    def on_reply(self, now: float, attempt: int, ok: bool) -> list[Action]:
+        """The backend answered ``attempt``: ``ok`` True for success, False for a fault."""
+        self._now = now
+        record = self._attempts.get(attempt)
+        if record is None:
+            self.stats.late_replies += 1  # timed out, cancelled, or never ours
+            return []
+        out = self._out = []
+        self._end_attempt(record, now, OK if ok else ERROR)
+        request = record.request
+        if ok:
+            self.finish(request, now, OK, record.backend.id)
+        else:
+            request.status = ERROR
+            request.status_backend = record.backend.id
+            if request.live == 0:
+                self._failover(request, now)
+        return out
+
+    def on_send_failed(self, now: float, attempt: int) -> list[Action]:
+        """The transport could not deliver ``attempt`` (e.g. the backend is disconnected)."""
+        self._now = now
+        record = self._attempts.get(attempt)
+        if record is None:
+            return []
+        out = self._out = []
+        self._fail_attempt(record, now)
+        return out
+
+    def on_timer(self, now: float, timer: Timer) -> list[Action]:
+        """A timer armed earlier fired (possibly stale: then nothing happens)."""
+        self._now = now
+        out = self._out = []
+        timer.owner.on_timer(timer, now)
+        return out
+
+    def on_heartbeat(self, now: float, backend_id: str) -> None:
+        """A heartbeat from ``backend_id`` arrived (unknown ids are ignored)."""
+        backend = self.backends.get(backend_id)
+        if backend is not None and backend.joined:
+            for hook in self._on_heartbeat:
+                hook(backend, now)
+
+    def on_probe_reply(self, now: float, backend_id: str, in_flight: int, latency: float) -> None:
+        """A probed backend reported its requests in flight and its latency (seconds)."""
+        backend = self.backends.get(backend_id)
+        if backend is not None and backend.joined:
+            self.strategy.on_probe(backend, in_flight, latency, now)
+
+    def on_join(self, now: float, backend: Backend) -> list[Action]:
+        """A backend announced itself (new, back after leaving, or with new metadata)."""
+        self._now = now
+        out = self._out = []
+        self._add(backend, now)
+        return out
+
+    def on_leave(self, now: float, backend_id: str) -> list[Action]:
+        """A backend went away: its live attempts fail over and it gets nothing more."""
+        self._now = now
+        out = self._out = []
+        backend = self.backends.get(backend_id)
+        if backend is None or not backend.joined:
+            return out
+        backend.joined = False
+        for hook in self._on_leave:
+            hook(backend, now)
+        self._membership_changed = self._dirty = True
+        self.note(now, backend, Health.LEAVE, "")
+        for record in [a for a in self._attempts.values() if a.backend is backend]:
+            if not record.done:
+                self._fail_attempt(record, now)
+        return out
+
+    # ------------------------------------------------------------ for policies
+
+    def arm(self, at: float, owner: Any, kind: str, ref: Any, tag: Any = None) -> None:
+        """Have ``owner.on_timer(timer, now)`` called once the clock reaches ``at``."""
+        self._out.append(Arm(at, Timer(owner, kind, ref, tag)))
+
+    def count(self, name: str) -> None:
+        """One more of a failover counter (``lbbench.vocabulary.Counter``)."""
+        self.stats.counters[name] += 1
+
+    def note(self, now: float, backend: BackendState, kind: str, detail: str) -> None:
+        """Record a health event of ``backend``."""
+        self.events.append(HealthEvent(now, backend.id, kind, detail))
+
+    def pools_changed(self) -> None:
+        """Some backend's eligibility changed: rebuild the pools before the next pick."""
+        self._dirty = True
+
+    @property
+    def joined(self) -> tuple[BackendState, ...]:
+        """Every joined backend, as of the latest pool rebuild (``refresh_pools``)."""
+        return self._joined
+
+    def refresh_pools(self) -> None:
+        if self._dirty:
+            self._rebuild_pools()
+
+    def send(self, request: Request, now: float, extra: bool = False) -> bool:
+        """Send an attempt of ``request`` to a backend the strategy picks; False if none.
+
+        ``extra`` marks an attempt sent while another is still out (a hedge).
+        """
+        backend = self._choose(request, now)
+        if backend is None:
+            return False
+        aid = self._next_attempt
+        self._next_attempt = aid + 1
+        record = Attempt(aid, request, backend, now, extra)
+        self._attempts[aid] = record
+        request.attempts.append(record)
+        request.last = backend
+        request.live += 1
+        if not extra:
+            request.tries += 1
+        backend.in_flight += 1
+        pool = backend.pool
+        if pool is not None:
+            pool.in_flight += 1
+        backend.sent += 1
+        self.strategy.on_send(backend, now)
+        self.stats.attempts += 1
+        self._out.append(Send(aid, request.rid, backend.id, extra))
+        for hook in self._on_send:
+            hook(record, now)
+        return True
+
+    def time_out(self, attempt: Attempt, now: float) -> None:
+        """Give up on one attempt (its own timeout): cancel it and fail over if it was the last."""
+        self._end_attempt(attempt, now, TIMEOUT)
+        request = attempt.request
+        self._out.append(Cancel(attempt.aid, request.rid, attempt.backend.id))
+        request.status = TIMEOUT
+        request.status_backend = ""
+        if request.live == 0:
+            self._failover(request, now)
+
+    def finish(
+        self, request: Request, now: float, status: str | None = None, backend_id: str | None = None
+    ) -> None:
+        """Answer ``request`` (by default with its latest failure) and cancel what is still out."""
+        if status is None:
+            status, backend_id = request.status, request.status_backend
+        request.done = True
+        del self._requests[request.rid]
+        if request.live:
+            for record in request.attempts:
+                if not record.done:
+                    self._end_attempt(record, now, None)
+                    self._out.append(Cancel(record.aid, request.rid, record.backend.id))
+        # A request and its attempts point at each other; cutting the cycle
+        # here frees them by reference counting at once, instead of leaving
+        # millions of them to the cyclic garbage collector (pauses in the
+        # balancer, most of the simulator's time at scale).
+        request.attempts.clear()
+        self.stats.outcomes[status] += 1
+        self._out.append(Reply(request.rid, status, backend_id or ""))
+
+    # ------------------------------------------------------------ views
+
+    @property
+    def pending(self) -> int:
+        """Requests received and not yet answered."""
+        return len(self._requests)
+
+    def health_of(self, backend: BackendState) -> str:
+        """One word for people: left, ejected, down, open, half_open or healthy."""
+        if not backend.joined:
+            return "left"
+        for hook in self._health:
+            word = hook(backend)
+            if word:
+                return word
+        return "healthy"
+
+    def snapshot(self) -> dict[str, Any]:
+        """Counters, health and strategy state, for the stats endpoint and results."""
+        backends = []
+        for b in self.backends.values():
+            row = {
+                "id": b.id,
+                "weight": b.weight,
+                "tier": b.tier,
+                "health": self.health_of(b),
+                "in_flight": b.in_flight,
+                "sent": b.sent,
+                "ok": b.ok,
+                "errors": b.errors,
+                "timeouts": b.timeouts,
+                "cancelled": b.cancelled,
+                "latency_ewma_s": b.latency_ewma,
+            }
+            for describe in self._describe:
+                row.update(describe(b))
+            backends.append(row)
+        return {
+            "strategy": self.config.strategy,
+            "failover": self.config.failover.label,
+            "pending": len(self._requests),
+            "panic": self.panic,
+            "stats": self.stats.as_dict(),
+            "strategy_status": self.strategy.status(),
+            "backends": backends,
+        }
+
+    # ------------------------------------------------------------ membership and pools
+
+    def _add(self, backend: Backend, now: float) -> None:
+        state = self.backends.get(backend.id)
+        if state is None:
+            state = BackendState(backend)
+            self.backends[backend.id] = state
+        elif state.joined and state.backend == backend:
+            for hook in self._on_heartbeat:  # announcing itself again is a sign of life
+                hook(state, now)
+            return
+        else:
+            state.backend = backend
+            state.weight = backend.weight
+            state.tier = backend.tier
+        state.joined = True
+        for hook in self._on_join:
+            hook(state, now)
+        self._membership_changed = self._dirty = True
+        self.note(now, state, Health.JOIN, f"weight {backend.weight} tier {backend.tier}")
+
+    def _rebuild_pools(self) -> None:
+        self._dirty = False
+        if self._membership_changed:
+            self._membership_changed = False
+            self._joined = tuple(b for b in self.backends.values() if b.joined)
+        joined = self._joined
+        admits = self._admits
+        healthy_hooks = self._healthy
+        admitted = [b for b in joined if all(a(b) for a in admits)] if admits else list(joined)
+        healthy = (
+            [b for b in admitted if all(h(b) for h in healthy_hooks)] if healthy_hooks else admitted
+        )
+        panic = self.config.panic_threshold > 0 and len(healthy) < (
+            self.config.panic_threshold * len(joined)
+        )
+        if panic != self.panic:
+            self.panic = panic
+            if panic:
+                self.stats.panics += 1
+            self.events.append(
+                HealthEvent(
+                    self._now,
+                    "",
+                    Health.PANIC if panic else Health.CALM,
+                    f"{len(healthy)} of {len(joined)} healthy",
+                )
+            )
+        members = admitted if panic else healthy
+        for backend in joined:
+            backend.pool = None
+        if self._partition is None:
+            shares = [(Pool(members, joined), 1.0)] if members else []
+        else:
+            shares = [(p, s) for p, s in self._partition(members, joined) if s > 0 and p.members]
+        total = sum(share for _, share in shares)
+        cumulative = []
+        running = 0.0
+        for _, share in shares:
+            running += share / total
+            cumulative.append(running)
+        pools = [pool for pool, _ in shares]
+        for pool in pools:
+            for backend in pool.members:
+                backend.pool = pool
+        self._pools = pools
+        self._cumulative = cumulative
+
+    def _pools_in_order(self) -> list[Pool]:
+        """The pools to try for one pick: a tier drawn by its load first, then the rest."""
+        if self._dirty:
+            self._rebuild_pools()
+        pools = self._pools
+        if len(pools) <= 1:
+            return pools
+        u = self.rng.random()
+        for index, bound in enumerate(self._cumulative):
+            if u < bound:
+                return [pools[index], *pools[:index], *pools[index + 1 :]]
+        return pools
+
+    # ------------------------------------------------------------ attempts
+
+    def _choose(self, request: Request, now: float) -> BackendState | None:
+        pools = self._pools_in_order()
+        if not pools:
+            return None
+        strategy = self.strategy
+        if request.last is None:  # the first attempt
+            for pool in pools:
+                chosen = strategy.pick(pool, request, now)
+                if chosen is not None:
+                    return chosen
+            return None
+        # A retry or hedge goes to a backend not tried yet; failing that, to
+        # any but the one that just failed; only a lone backend is tried again.
+        last = request.last
+        tried = {attempt.backend for attempt in request.attempts}
+        for exclude in (tried, {last}, _NOTHING):
+            for pool in pools:
+                chosen = strategy.pick_excluding(pool, request, now, exclude)
+                if chosen is not None:
+                    return chosen
+        return None
+
+    def _end_attempt(self, record: Attempt, now: float, outcome: str | None) -> None:
+        """Close one attempt: outcome OK, ERROR, TIMEOUT, UNAVAILABLE, or None if cancelled."""
+        record.done = True
+        del self._attempts[record.aid]
+        backend = record.backend
+        backend.in_flight -= 1
+        pool = backend.pool
+        if pool is not None:
+            pool.in_flight -= 1
+        record.request.live -= 1
+        if outcome is None:
+            backend.cancelled += 1
+            self.stats.cancelled += 1
+            for hook in self._on_cancelled:
+                hook(record, now)
+            return
+        latency = now - record.sent_at
+        ok = outcome == OK
+        if ok:
+            backend.ok += 1
+            backend.observe_latency(latency, now)
+        elif outcome == TIMEOUT:
+            backend.timeouts += 1
+        else:
+            backend.errors += 1
+        for hook in self._on_done:
+            hook(record, outcome, latency, now)
+        self.strategy.on_done(backend, latency, ok, now)
+
+    def _fail_attempt(self, record: Attempt, now: float) -> None:
+        """An attempt could not reach its backend (send failed, backend left)."""
+        self._end_attempt(record, now, UNAVAILABLE)
+        request = record.request
+        if request.status != ERROR:
+            request.status = UNAVAILABLE
+            request.status_backend = ""
+        if request.live == 0:
+            self._failover(request, now)
+
+    def _failover(self, request: Request, now: float) -> None:
+        """Every attempt of ``request`` failed: a policy takes it over, or it is answered."""
+        for hook in self._on_failure:
+            if hook(request, now):
+                return
+        self.finish(request, now)
