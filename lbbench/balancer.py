@@ -35,9 +35,9 @@ from lbbench.core.router import Router
 from lbbench.errors import ConfigError, LbbenchError
 from lbbench.vocabulary import MALFORMED
 
-DEFAULT_FRONTEND = "tcp://127.0.0.1:5555"
-DEFAULT_BACKEND = "tcp://127.0.0.1:5556"
-DEFAULT_CONTROL = "tcp://127.0.0.1:5557"
+DEFAULT_FRONTEND = p.DEFAULT_FRONTEND
+DEFAULT_BACKEND = p.DEFAULT_BACKEND
+DEFAULT_CONTROL = p.DEFAULT_CONTROL
 
 _BATCH = 256  # messages drained from one socket before looking at the others
 

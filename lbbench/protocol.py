@@ -35,6 +35,11 @@ PROBE = b"PROBE"
 FAULT = b"FAULT"
 WHO = b"WHO"
 
+# Where a rig started by hand listens (``lbbench balancer`` and ``target`` with no flags).
+DEFAULT_FRONTEND = "tcp://127.0.0.1:5555"
+DEFAULT_BACKEND = "tcp://127.0.0.1:5556"
+DEFAULT_CONTROL = "tcp://127.0.0.1:5557"
+
 STATUS_OK = b"ok"
 STATUS_ERROR = b"error"
 

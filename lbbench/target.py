@@ -30,7 +30,7 @@ import zmq
 from lbbench import protocol as p
 from lbbench.core.faults import Fault, FaultState, parse_command
 from lbbench.core.service import Job, ServiceQueue
-from lbbench.profiles import TargetSpec
+from lbbench.scenario.profiles import TargetSpec
 
 _BALANCER = 0  # origin of a request: through the balancer
 _DIRECT = 1  # or straight from a client on the direct socket

@@ -1,7 +1,7 @@
 """The open-loop generator over a gRPC channel balanced by grpcio itself (``grpc:<policy>``).
 
 Same schedule, same recorder and same report as the ZeroMQ generator
-(``lbbench.loadgen``), so results land in the same format: calls start at
+(``lbbench.rigs.loadgen``), so results land in the same format: calls start at
 their intended times (constant or Poisson, the same seeded draws) without
 waiting for earlier answers; latency is measured from the intended time
 (corrected) and from the actual start (uncorrected); the send lag is
@@ -21,11 +21,11 @@ from typing import Any
 
 import grpc
 
-from lbbench.loadgen import LoadSpec, key_sampler
-from lbbench.recorder import Recorder
+from lbbench.results.recorder import Recorder
 from lbbench.rpc import lbbench_pb2, lbbench_pb2_grpc
 from lbbench.rpc.policies import ENVIRONMENT, channel_options
 from lbbench.rpc.status import outcome_of
+from lbbench.scenario.load import LoadSpec, key_sampler
 from lbbench.vocabulary import OK
 
 

@@ -23,8 +23,9 @@ import json
 from typing import Any
 
 from lbbench.errors import ConfigError
+from lbbench.scenario.scenario import GRPC_PREFIX
 
-PREFIX = "grpc:"
+PREFIX = GRPC_PREFIX
 POLICIES: dict[str, tuple[dict[str, Any], str]] = {
     "pick_first": ({"pick_first": {}}, "every call to the first target that connects"),
     "round_robin": ({"round_robin": {}}, "each call to the next ready target"),
@@ -43,16 +44,20 @@ ENVIRONMENT = {"GRPC_EXPERIMENTAL_RING_HASH_SET_REQUEST_HASH_KEY": "true"}
 SERVICE = "lbbench.Lbbench"
 
 
-def is_grpc(strategy: str) -> bool:
-    return strategy.startswith(PREFIX)
-
-
 def policy_of(strategy: str, where: str = "--strategy") -> str:
     name = strategy[len(PREFIX) :]
     if name not in POLICIES:
         known = ", ".join(PREFIX + p for p in POLICIES)
         raise ConfigError(where, f"unknown grpc policy {name!r} (grpcio supports: {known})")
     return name
+
+
+def check_scenario(strategy: str, modes: tuple[str, ...], options: tuple) -> None:
+    """Raise a ConfigError unless grpcio can run this policy with these modes."""
+    policy_of(strategy)
+    check_modes(modes)
+    if options:
+        raise ConfigError("--option", "grpc: policies take no lbbench strategy options")
 
 
 def check_modes(modes: tuple[str, ...], where: str = "--failover") -> None:

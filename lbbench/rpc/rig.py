@@ -25,21 +25,16 @@ from typing import Any
 
 from lbbench.core.faults import Fault
 from lbbench.errors import ConfigError
-from lbbench.loadgen import LoadRun
-from lbbench.recorder import TIMELINE_STEP_S, Recorder
-from lbbench.rpc.policies import service_config
-from lbbench.runner import (
-    READY_TIMEOUT_S,
-    ChildProcess,
-    Progress,
-    Scenario,
-    drive,
-    note_unplanned_exits,
-    trial_result,
-)
+from lbbench.results.recorder import TIMELINE_STEP_S, Recorder
+from lbbench.results.trial import RouterView, trial_result
+from lbbench.rigs.base import Progress, drive
+from lbbench.rigs.loadgen import LoadRun
+from lbbench.rigs.process import READY_TIMEOUT_S, ChildProcess, note_unplanned_exits
+from lbbench.rpc.policies import check_scenario, service_config
+from lbbench.scenario.scenario import Scenario
 
 
-class GrpcRig:
+class GrpcProcesses:
     """The profile's targets as gRPC servers on loopback."""
 
     def __init__(self, scenario: Scenario, seed: int) -> None:
@@ -114,7 +109,7 @@ class GrpcRig:
             process.stop()
         self._logs.cleanup()
 
-    def __enter__(self) -> GrpcRig:
+    def __enter__(self) -> GrpcProcesses:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -123,50 +118,47 @@ class GrpcRig:
 
 def client_side_view(
     scenario: Scenario, recorder: Recorder, start: float
-) -> tuple[dict[str, Any], list[tuple[float, dict[str, int]]]]:
-    """What a balancer would have reported, as far as the client can tell."""
+) -> tuple[RouterView, list[tuple[float, dict[str, int]]]]:
+    """What the balancing side did, as far as the client can tell, and shares over time."""
     ids = [t.id for t in scenario.profile.targets]
-    backends = [
-        {
-            "id": target_id,
-            "sent": recorder.served_by.get(target_id, 0) + recorder.errors_by.get(target_id, 0),
-            "errors": recorder.errors_by.get(target_id, 0),
-            "timeouts": 0,
-        }
-        for target_id in ids
-    ]
-    final = {
-        "backends": backends,
-        "stats": {
-            "attempts": sum(b["sent"] for b in backends),
-            **dict.fromkeys(
-                ("retries", "hedges", "hedge_wins", "cancelled", "ejections", "budget_exhausted"),
-                0,
-            ),
-        },
-        "strategy_status": {"service_config": service_config(scenario.strategy, scenario.failover)},
-    }
+    errors = {t: recorder.errors_by.get(t, 0) for t in ids}
+    view = RouterView(
+        attempts={t: recorder.served_by.get(t, 0) + errors[t] for t in ids},
+        errors=errors,
+        strategy_status={"service_config": service_config(scenario.strategy, scenario.failover)},
+    )
+    view.counters = {"attempts": sum(view.attempts.values())}
     samples = []
     running: Counter[str] = Counter()
     buckets = recorder.timeline_backends
     for bucket in range(max(buckets, default=-1) + 1):
         running.update(buckets.get(bucket, {}))
         samples.append((start + (bucket + 1) * TIMELINE_STEP_S, {t: running[t] for t in ids}))
-    return final, samples
+    return view, samples
 
 
-def run_grpc_trial(scenario: Scenario, index: int, progress: Progress | None = None) -> dict:
-    seed = scenario.seed + index
-    with GrpcRig(scenario, seed) as rig:
-        job = {
-            "addresses": rig.addresses,
-            "strategy": scenario.strategy,
-            "modes": list(scenario.failover),
-            "deadline_s": scenario.deadline_s,
-        }
-        generator = LoadRun(scenario.load, "", seed, grpc=job)
-        start = generator.start_at
-        report = drive(scenario, rig, generator, progress)
-        problems = report.problems + rig.problems
-    final, samples = client_side_view(scenario, report.recorder, start)
-    return trial_result(scenario, seed, start, report, final, [], samples, problems)
+class GrpcRig:
+    """Trials of ``grpc:<policy>`` scenarios: gRPC targets, grpcio balancing, our generator."""
+
+    simulated = False
+
+    def check(self, scenario: Scenario) -> None:
+        check_scenario(scenario.strategy, scenario.failover, scenario.strategy_options)
+        if not scenario.profile.source:
+            raise ConfigError("--targets", "grpc: runs need a fleet profile file")
+
+    def run_trial(self, scenario: Scenario, index: int, progress: Progress | None = None) -> dict:
+        seed = scenario.seed + index
+        with GrpcProcesses(scenario, seed) as rig:
+            job = {
+                "addresses": rig.addresses,
+                "strategy": scenario.strategy,
+                "modes": list(scenario.failover),
+                "deadline_s": scenario.deadline_s,
+            }
+            generator = LoadRun(scenario.load, "", seed, grpc=job)
+            start = generator.start_at
+            report = drive(scenario, rig, generator, progress)
+            problems = report.problems + rig.problems
+        view, samples = client_side_view(scenario, report.recorder, start)
+        return trial_result(scenario, seed, start, report, view, [], samples, problems)

@@ -30,9 +30,9 @@ from grpc_health.v1._async import HealthServicer
 from lbbench.core.faults import Fault, FaultState, parse_command
 from lbbench.core.service import Job, ServiceQueue
 from lbbench.errors import LbbenchError
-from lbbench.profiles import TargetSpec
 from lbbench.rpc import lbbench_pb2, lbbench_pb2_grpc
 from lbbench.rpc.status import code_of
+from lbbench.scenario.profiles import TargetSpec
 from lbbench.vocabulary import ERROR
 
 SERVICE = "lbbench.Lbbench"

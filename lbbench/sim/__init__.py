@@ -1,5 +1,6 @@
 """The discrete-event simulator: the live router, strategies and faults in simulated time."""
 
-from lbbench.sim.engine import SimOptions, Simulation, simulate_trial
+from lbbench.sim.engine import SimOptions, Simulation
+from lbbench.sim.rig import SimRig, simulate_trial
 
-__all__ = ["SimOptions", "Simulation", "simulate_trial"]
+__all__ = ["SimOptions", "SimRig", "Simulation", "simulate_trial"]

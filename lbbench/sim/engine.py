@@ -40,10 +40,11 @@ from lbbench.core.faults import Fault, FaultState
 from lbbench.core.router import Router
 from lbbench.core.service import Job, ServiceQueue
 from lbbench.errors import ConfigError
-from lbbench.loadgen import key_sampler
-from lbbench.profiles import TargetSpec
-from lbbench.recorder import BucketTally, Recorder, clamp_us, copy_histogram
-from lbbench.runner import Scenario, trial_result
+from lbbench.results.recorder import BucketTally, Recorder, clamp_us, copy_histogram
+from lbbench.results.trial import RouterView, trial_result
+from lbbench.scenario.load import key_sampler
+from lbbench.scenario.profiles import TargetSpec
+from lbbench.scenario.scenario import Scenario, is_grpc
 
 GOLDEN = 0.6180339887498949
 
@@ -182,13 +183,10 @@ class Simulation:
 
     def __init__(self, scenario: Scenario, seed: int, options: SimOptions = SimOptions()) -> None:
         load = scenario.load
-        if load.mode != "open":
-            raise ConfigError("--mode", "the simulator drives an open loop only")
+        self.check(scenario)
         self.scenario = scenario
         self.options = options
         self.seed = seed
-        if scenario.strategy.startswith("grpc:"):
-            raise ConfigError("--strategy", "grpc: policies run inside grpcio: live rig only")
         config = scenario.router_config()
         capacity = sum(t.capacity for t in scenario.profile.targets)
         max_pending = options.max_pending or max(config.max_pending, 4 * capacity)
@@ -237,6 +235,14 @@ class Simulation:
         if self.router.needs_heartbeats:  # else nothing reads them
             self._push(options.heartbeat_s, _HEARTBEATS, None, None)
         self._apply(self.router.start(0.0), 0.0)
+
+    @staticmethod
+    def check(scenario: Scenario) -> None:
+        """Raise a ConfigError if ``scenario`` cannot be simulated."""
+        if is_grpc(scenario.strategy):
+            raise ConfigError("--strategy", "grpc: policies run inside grpcio: live rig only")
+        if scenario.load.mode != "open":
+            raise ConfigError("--mode", "the simulator drives an open loop only")
 
     # ------------------------------------------------------------ the loop
 
@@ -466,10 +472,10 @@ class Simulation:
             self.report.problems.append(
                 f"{recorder.lost} requests still unanswered at the end of the drain"
             )
-        final = self.router.snapshot()
+        view = RouterView.from_snapshot(self.router.snapshot())
         events = [e._asdict() for e in self.router.events]
         return trial_result(
-            self.scenario, self.seed, 0.0, self.report, final, events, self.samples,
+            self.scenario, self.seed, 0.0, self.report, view, events, self.samples,
             self.report.problems,
         )  # fmt: skip
 
@@ -477,15 +483,3 @@ class Simulation:
     def ok_latency_mean_s(self) -> float:
         answered = self.recorder.answered
         return self.latency_sum / answered if answered else 0.0
-
-
-def simulate_trial(
-    scenario: Scenario,
-    index: int,
-    progress: Callable[[float], None] | None = None,
-    options: SimOptions = SimOptions(),
-) -> dict[str, Any]:
-    """One simulated trial (seed ``scenario.seed + index``, as live trials)."""
-    simulation = Simulation(scenario, scenario.seed + index, options)
-    simulation.run(progress=progress)
-    return simulation.finish()

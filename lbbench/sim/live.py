@@ -12,17 +12,18 @@ pair whose live p99s differ by more than 5 %; closer ones are a tie).
 from __future__ import annotations
 
 import dataclasses
-import functools
 import itertools
 from collections import defaultdict
 from typing import Any
 
 from lbbench.errors import ConfigError
-from lbbench.loadgen import LoadSpec
-from lbbench.profiles import FleetProfile, load_profile
-from lbbench.results import read_result
-from lbbench.runner import Scenario, run_scenario
-from lbbench.sim.engine import SimOptions, simulate_trial
+from lbbench.results.files import read_result
+from lbbench.rigs.base import run_scenario
+from lbbench.scenario.load import LoadSpec
+from lbbench.scenario.profiles import FleetProfile, load_profile
+from lbbench.scenario.scenario import Scenario
+from lbbench.sim.engine import SimOptions
+from lbbench.sim.rig import SimRig
 from lbbench.sim.validate import Check
 
 AGREEMENT = 0.10
@@ -68,13 +69,9 @@ def simulate_entries(
     live = [s for s in data["scenarios"] if not s.get("simulated")]
     if not live:
         raise ConfigError(path, "has no live scenario to compare with")
-    trial = functools.partial(simulate_trial, options=options)
+    rig = SimRig(options)
     simulated = [
-        run_scenario(
-            scenario_from_entry(entry, f"{path}: {entry.get('key')}"),
-            trial=trial,
-            simulated=True,
-        )
+        run_scenario(scenario_from_entry(entry, f"{path}: {entry.get('key')}"), rig)
         for entry in live
     ]
     return live, simulated

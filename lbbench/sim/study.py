@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from lbbench.loadgen import LoadSpec
-from lbbench.runner import Scenario
-from lbbench.sim.fleets import rate_for_utilization, synthetic_fleet
+from lbbench.scenario.fleets import rate_for_utilization, synthetic_fleet
+from lbbench.scenario.load import LoadSpec
+from lbbench.scenario.scenario import Scenario
 
 SIZES = (10, 100, 1_000, 10_000)
 STRATEGIES = ("round_robin", "p2c", "peak_ewma", "probing", "adaptive")

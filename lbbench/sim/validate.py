@@ -22,11 +22,11 @@ import math
 from dataclasses import dataclass
 
 from lbbench.core.latency import Latency
-from lbbench.loadgen import LoadSpec
-from lbbench.profiles import FleetProfile, TargetSpec
-from lbbench.runner import Scenario
+from lbbench.scenario.fleets import synthetic_fleet
+from lbbench.scenario.load import LoadSpec
+from lbbench.scenario.profiles import FleetProfile, TargetSpec
+from lbbench.scenario.scenario import Scenario
 from lbbench.sim.engine import SimOptions, Simulation
-from lbbench.sim.fleets import synthetic_fleet
 
 TOLERANCE = 0.05  # relative, for the queueing formulas
 THEORY = SimOptions(hop_s=0.0)

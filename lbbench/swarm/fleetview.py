@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from lbbench.core.strategies import STRATEGIES
-from lbbench.metrics import fairness
-from lbbench.recorder import Recorder, summarize
+from lbbench.results.measures import fairness
+from lbbench.results.recorder import Recorder, summarize
 
 
 def expected_shares(stats: dict[str, Any]) -> dict[str, float]:

@@ -13,8 +13,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from lbbench.balancer import DEFAULT_CONTROL
 from lbbench.errors import LbbenchError
+from lbbench.protocol import DEFAULT_CONTROL
 from lbbench.swarm.control import Control
 from lbbench.swarm.recording import SwarmRecorder
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from lbbench.recorder import Recorder, clamp_us
+from lbbench.results.recorder import Recorder, clamp_us
 from lbbench.vocabulary import OUTCOMES
 
 WIRE_KEY = "lbbench"

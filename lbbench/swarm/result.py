@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from lbbench.core.latency import Latency
-from lbbench.loadgen import LoadSpec
-from lbbench.profiles import FleetProfile, TargetSpec, load_profile
-from lbbench.recorder import Recorder
-from lbbench.results import FORMAT, environment, new_run_id, read_result, write_result
-from lbbench.runner import Scenario, scenario_entry, trial_result
+from lbbench.results.files import new_result_set, save_result
+from lbbench.results.recorder import Recorder
+from lbbench.results.trial import RouterView, scenario_entry, trial_result
+from lbbench.scenario.load import LoadSpec
+from lbbench.scenario.profiles import FleetProfile, TargetSpec, load_profile
+from lbbench.scenario.scenario import Scenario
 from lbbench.swarm.control import Control
 
 _UNKNOWN_LATENCY = Latency("fixed", (("ms", 0.0),))  # the fleet is measured, not modelled here
@@ -97,16 +97,9 @@ def write_locust_result(
         report.problems.append(f"{recorder.sent - recorder.answered} requests without an outcome")
     # The balancer's clock is its own monotonic clock: events are shifted to the run's start.
     start = stats["now"] - elapsed
-    trial = trial_result(scenario, 0, start, report, stats, events, [], report.problems)
-    data = {
-        "format": FORMAT,
-        "run_id": new_run_id("locust"),
-        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-        "environment": environment(),
-        "config": {"locust": True, "argv": argv, "users": users, "pacing_s": pacing_s},
-        "scenarios": [scenario_entry(scenario, [trial])],
-    }
-    path = write_result(data, out)
-    read_result(path)
+    view = RouterView.from_snapshot(stats)
+    trial = trial_result(scenario, 0, start, report, view, events, [], report.problems)
+    config = {"locust": True, "argv": argv, "users": users, "pacing_s": pacing_s}
+    path = save_result(new_result_set("locust", config, [scenario_entry(scenario, [trial])]), out)
     print(f"lbbench: Locust result set: {path}", file=sys.stderr)
     return path

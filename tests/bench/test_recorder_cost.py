@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import random
 
-from lbbench.recorder import Recorder
+from lbbench.results.recorder import Recorder
 
 
 def test_record_one_reply(benchmark):

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import pytest
 
-from lbbench.loadgen import LoadSpec
-from lbbench.runner import Scenario
+from lbbench.scenario.fleets import rate_for_utilization, synthetic_fleet
+from lbbench.scenario.load import LoadSpec
+from lbbench.scenario.scenario import Scenario
 from lbbench.sim import Simulation
-from lbbench.sim.fleets import rate_for_utilization, synthetic_fleet
 
 REQUESTS = 20_000
 

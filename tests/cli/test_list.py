@@ -8,7 +8,7 @@ import sys
 from lbbench.core.failover import FAILOVER
 from lbbench.core.faults import FAULT_KINDS
 from lbbench.core.strategies import STRATEGIES
-from lbbench.profiles import list_profiles
+from lbbench.scenario.profiles import list_profiles
 
 
 def lbbench(*args: str) -> subprocess.CompletedProcess[str]:

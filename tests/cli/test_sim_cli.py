@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from lbbench.results import read_result
+from lbbench.results.files import read_result
 from tests.cli.test_bad_input import lbbench
 
 BAD = [

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import zmq
 
-from lbbench.loadgen import LoadSpec
-from lbbench.profiles import load_profile
-from lbbench.runner import Scenario
+from lbbench.scenario.load import LoadSpec
+from lbbench.scenario.profiles import load_profile
+from lbbench.scenario.scenario import Scenario
 
 
 def write_profile(folder: Path, name: str, text: str) -> str:

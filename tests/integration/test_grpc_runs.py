@@ -8,9 +8,11 @@ lbbench's balancer with eject+retry. Nothing may be lost in any of them.
 
 from __future__ import annotations
 
-from lbbench.loadgen import LoadSpec
-from lbbench.profiles import load_profile
-from lbbench.runner import Scenario, run_scenario
+from lbbench.rigs.base import run_scenario
+from lbbench.rigs.live import LiveRig
+from lbbench.scenario.load import LoadSpec
+from lbbench.scenario.profiles import load_profile
+from lbbench.scenario.scenario import Scenario
 from lbbench.vocabulary import OUTCOMES
 
 WAYS = [
@@ -30,7 +32,8 @@ def test_crash_and_recover_under_grpcio_and_lbbench_loses_nothing():
                 strategy=strategy,
                 failover=modes,
                 load=LoadSpec(rate=400.0, duration_s=6.0, drain_s=2.0),
-            )
+            ),
+            LiveRig(),
         )
         for strategy, modes in WAYS
     ]

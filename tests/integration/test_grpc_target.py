@@ -140,12 +140,13 @@ def test_policies_grpcio_does_not_have_are_refused_by_it(policy):
 @contextlib.contextmanager
 def gateway_on_rig(tmp_path):
     """A live rig (balancer + the uniform profile's targets) and a gateway into it."""
-    from lbbench.loadgen import LoadSpec
-    from lbbench.profiles import load_profile
-    from lbbench.runner import Rig, Scenario
+    from lbbench.rigs.live import LiveProcesses
+    from lbbench.scenario.load import LoadSpec
+    from lbbench.scenario.profiles import load_profile
+    from lbbench.scenario.scenario import Scenario
 
     scenario = Scenario("gateway", load_profile("uniform"), "round_robin", load=LoadSpec())
-    with Rig(scenario, 1) as rig:
+    with LiveProcesses(scenario, 1) as rig:
         rig.wait_ready()
         gateway = subprocess.Popen(
             [sys.executable, "-m", "lbbench", "gateway", "--listen", "127.0.0.1:0",

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from lbbench.loadgen import LoadRun
-from lbbench.runner import Rig, run_trial
+from lbbench.rigs.live import LiveProcesses, LiveRig
+from lbbench.rigs.loadgen import LoadRun
 from lbbench.vocabulary import OUTCOMES
 from tests.integration.helpers import scenario, write_profile
 
@@ -31,7 +31,7 @@ def shares(trial) -> dict[str, float]:
     ],
 )
 def test_shares_follow_the_strategy(strategy, profile, expected, tolerance):
-    trial = run_trial(scenario(profile, strategy), 0)
+    trial = LiveRig().run_trial(scenario(profile, strategy), 0)
     # Shares are counted on the balancer's attempts: they hold even if a busy
     # machine made the generator late (which would mark the trial invalid).
     assert trial["requests"]["lost"] == 0 and trial["requests"]["sent"] > 600
@@ -42,7 +42,7 @@ def test_shares_follow_the_strategy(strategy, profile, expected, tolerance):
 @pytest.mark.parametrize("failover", [("fail_fast",), ("retry",)])
 def test_nothing_is_lost_when_a_target_is_killed_with_sigkill(failover):
     spec = scenario("uniform", "round_robin", failover, rate=300.0, duration_s=3.0)
-    with Rig(spec, seed=3) as rig:
+    with LiveProcesses(spec, seed=3) as rig:
         rig.wait_ready()
         load = LoadRun(spec.load, rig.frontend, seed=3)
         start = load.start_at
@@ -81,8 +81,10 @@ duration_s = 1.0
 
 def test_the_loop_is_open_a_stall_shows_in_the_corrected_tail(tmp_path):
     profile = write_profile(tmp_path, "one-stall", STALL)
-    closed = run_trial(scenario(profile, mode="closed", clients=8, rate=400.0, duration_s=4.0), 0)
-    opened = run_trial(scenario(profile, rate=400.0, duration_s=4.0), 0)
+    closed = LiveRig().run_trial(
+        scenario(profile, mode="closed", clients=8, rate=400.0, duration_s=4.0), 0
+    )
+    opened = LiveRig().run_trial(scenario(profile, rate=400.0, duration_s=4.0), 0)
     c_corr = closed["latency_ms"]["corrected"]["p99"]
     c_unc = closed["latency_ms"]["uncorrected"]["p99"]
     o_corr = opened["latency_ms"]["corrected"]["p99"]
@@ -99,7 +101,7 @@ def test_the_loop_is_open_a_stall_shows_in_the_corrected_tail(tmp_path):
 def test_crash_failover_fail_fast_shows_errors_retry_none_and_eject_detects_fast():
     results = {}
     for failover in [("fail_fast",), ("retry",), ("eject", "retry")]:
-        trial = run_trial(
+        trial = LiveRig().run_trial(
             scenario("crash-recover", "weighted_round_robin", failover, rate=400.0, duration_s=6.0),
             0,
         )

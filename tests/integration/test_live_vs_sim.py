@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import pytest
 
-from lbbench.loadgen import LoadSpec
-from lbbench.profiles import load_profile
-from lbbench.results import FORMAT, environment, write_result
-from lbbench.runner import Scenario, run_scenario
+from lbbench.results.files import new_result_set, save_result
+from lbbench.rigs.base import run_scenario
+from lbbench.rigs.live import LiveRig
+from lbbench.scenario.load import LoadSpec
+from lbbench.scenario.profiles import load_profile
+from lbbench.scenario.scenario import Scenario
 from lbbench.sim import SimOptions
 from lbbench.sim.live import agreement, simulate_entries
 
@@ -39,20 +41,12 @@ def test_live_and_simulated_agree_on_throughput_and_p99_order(tmp_path):
         for strategy in STRATEGIES
     ]
     for _ in range(ATTEMPTS):
-        live = [run_scenario(s) for s in scenarios]
+        live = [run_scenario(s, LiveRig()) for s in scenarios]
         if all(entry["valid"] for entry in live):
             break
     else:
         pytest.skip("the machine was too busy for a valid live measurement three times in a row")
-    data = {
-        "format": FORMAT,
-        "run_id": "live",
-        "created_utc": "",
-        "environment": environment(),
-        "config": {},
-        "scenarios": live,
-    }
-    path = write_result(data, tmp_path)
+    path = save_result(new_result_set("live", {}, live), tmp_path)
     live_entries, simulated = simulate_entries(str(path), SimOptions())
     checks = {check.name: check for check in agreement(live_entries, simulated)}
     for entry in live_entries:

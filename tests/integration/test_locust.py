@@ -17,8 +17,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from lbbench.recorder import decode
-from lbbench.results import read_result
+from lbbench.results.files import read_result
+from lbbench.results.recorder import decode
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCUSTFILE = str(ROOT / "locustfiles" / "zmq_balancer.py")

@@ -7,13 +7,13 @@ import time
 
 import zmq
 
-from lbbench.loadgen import LoadRun
-from lbbench.runner import Rig
+from lbbench.rigs.live import LiveProcesses
+from lbbench.rigs.loadgen import LoadRun
 from tests.integration.helpers import request, scenario
 
 
 def test_a_stock_req_socket_gets_correct_replies_through_the_balancer():
-    with Rig(scenario("uniform"), seed=1) as rig:
+    with LiveProcesses(scenario("uniform"), seed=1) as rig:
         rig.wait_ready()
         seen = set()
         for i in range(40):
@@ -27,7 +27,7 @@ def test_a_stock_req_socket_gets_correct_replies_through_the_balancer():
 
 
 def test_malformed_frames_get_a_malformed_reply_and_the_balancer_keeps_serving():
-    with Rig(scenario("uniform"), seed=1) as rig:
+    with LiveProcesses(scenario("uniform"), seed=1) as rig:
         rig.wait_ready()
         assert request(rig.frontend, b"a", b"b", b"c") == [b"malformed", b"", b""]
         # a DEALER without the empty delimiter frame
@@ -44,7 +44,7 @@ def test_malformed_frames_get_a_malformed_reply_and_the_balancer_keeps_serving()
 
 
 def test_control_rejects_bad_commands_with_a_clear_error_and_changes_nothing():
-    with Rig(scenario("uniform", strategy="p2c"), seed=1) as rig:
+    with LiveProcesses(scenario("uniform", strategy="p2c"), seed=1) as rig:
         rig.wait_ready()
         cases = [
             ({"cmd": "fault", "target": "t9", "kind": "slow"}, "unknown target 't9'"),
@@ -65,7 +65,7 @@ def test_control_rejects_bad_commands_with_a_clear_error_and_changes_nothing():
 
 def test_two_generator_processes_merge_their_histograms_without_loss():
     spec = scenario("uniform", rate=400.0, duration_s=2.0, processes=2)
-    with Rig(spec, seed=1) as rig:
+    with LiveProcesses(spec, seed=1) as rig:
         rig.wait_ready()
         report = LoadRun(spec.load, rig.frontend, seed=5).wait(20.0)
         stats = rig.control({"cmd": "stats"})
@@ -78,7 +78,7 @@ def test_two_generator_processes_merge_their_histograms_without_loss():
 
 def test_sigterm_drains_the_balancer_and_answers_everything_in_flight():
     spec = scenario("uniform", strategy="round_robin")
-    with Rig(spec, seed=1) as rig:
+    with LiveProcesses(spec, seed=1) as rig:
         rig.wait_ready()
         for target in ("t0", "t1", "t2", "t3"):
             rig.control({"cmd": "fault", "target": target, "kind": "slow", "factor": 200.0})

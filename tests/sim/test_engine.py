@@ -14,11 +14,11 @@ import pytest
 
 from lbbench.core.faults import Fault
 from lbbench.core.latency import Latency
-from lbbench.loadgen import LoadSpec
-from lbbench.profiles import FleetProfile, TargetSpec, load_profile
-from lbbench.runner import Scenario
+from lbbench.scenario.fleets import rate_for_utilization, synthetic_fleet
+from lbbench.scenario.load import LoadSpec
+from lbbench.scenario.profiles import FleetProfile, TargetSpec, load_profile
+from lbbench.scenario.scenario import Scenario
 from lbbench.sim import SimOptions, Simulation, simulate_trial
-from lbbench.sim.fleets import rate_for_utilization, synthetic_fleet
 from lbbench.vocabulary import OUTCOMES
 
 FOUR = FleetProfile(
@@ -162,7 +162,7 @@ def test_hops_add_four_times_their_delay_to_an_idle_fleet():
 
 
 def test_the_default_suite_simulates_with_the_live_scenario_keys():
-    from lbbench.suites import default_suite
+    from lbbench.scenario.suites import default_suite
 
     suite = default_suite()
     result = simulate_trial(suite[-1], 0)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from lbbench.compare import (
-    METRICS,
+from lbbench.errors import ConfigError
+from lbbench.results.compare import (
     compare,
     gate,
     in_words,
     parse_thresholds,
     significance,
 )
-from lbbench.errors import ConfigError
+from lbbench.results.metrics import METRICS
 
 SIGNIFICANCE = [
     # base samples, other samples, significant, method

@@ -17,9 +17,9 @@ from lbbench.core.faults import Fault
 from lbbench.core.latency import Latency
 from lbbench.core.router import Router
 from lbbench.errors import ConfigError
-from lbbench.loadgen import LoadSpec
-from lbbench.profiles import FleetProfile, TargetSpec
-from lbbench.runner import Scenario
+from lbbench.scenario.load import LoadSpec
+from lbbench.scenario.profiles import FleetProfile, TargetSpec
+from lbbench.scenario.scenario import Scenario
 from lbbench.sim import Simulation
 from lbbench.vocabulary import OK
 
@@ -105,7 +105,7 @@ def test_its_settings_are_checked_and_defaulted_like_a_built_in_modes(quarantine
     assert config.of("quarantine") == QuarantineConfig()
     given = FailoverConfig(modes=("quarantine",), settings={"quarantine": QuarantineConfig(2.0)})
     assert given.of("quarantine").quarantine_s == 2.0
-    with pytest.raises(ConfigError, match="failover.quarantine.quarantine_s"):
+    with pytest.raises(ConfigError, match=r"failover\.quarantine\.quarantine_s"):
         QuarantineConfig(quarantine_s=-1)
     with pytest.raises(ConfigError, match="expected QuarantineConfig"):
         FailoverConfig(modes=("quarantine",), settings={"quarantine": 2.0})

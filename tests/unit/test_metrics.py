@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lbbench.metrics import failover_timing, fairness
+from lbbench.results.measures import failover_timing, fairness
 
 FAIRNESS = [
     # counts, expected shares, jain, max share error

@@ -10,9 +10,9 @@ from lbbench.core.config import FailoverConfig
 from lbbench.core.failover import FAILOVER
 from lbbench.core.faults import Fault
 from lbbench.core.latency import Latency
-from lbbench.loadgen import LoadSpec
-from lbbench.profiles import FleetProfile, TargetSpec
-from lbbench.runner import Scenario
+from lbbench.scenario.load import LoadSpec
+from lbbench.scenario.profiles import FleetProfile, TargetSpec
+from lbbench.scenario.scenario import Scenario
 from lbbench.sim import Simulation
 from lbbench.vocabulary import OUTCOMES
 

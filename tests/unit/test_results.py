@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from lbbench.results import FORMAT, ResultError, read_result, write_result
+from lbbench.results.files import FORMAT, ResultError, read_result, write_result
 
 
 def minimal(run_id: str = "r1") -> dict:

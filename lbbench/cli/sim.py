@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import functools
 import sys
 from typing import Any
 
 from lbbench.checks import check_number
+from lbbench.cli.common import LOAD_FLAGS, as_flags, scenarios_from_flags
 from lbbench.core.latency import parse_latency
 from lbbench.errors import ConfigError
-from lbbench.loadgen import LoadSpec
-from lbbench.profiles import load_profile
-from lbbench.runner import Scenario
-from lbbench.sim.engine import SimOptions, simulate_trial
-from lbbench.sim.fleets import rate_for_utilization, synthetic_fleet
+from lbbench.scenario.fleets import rate_for_utilization, synthetic_fleet
+from lbbench.scenario.load import LoadSpec
+from lbbench.scenario.profiles import load_profile
+from lbbench.scenario.scenario import Scenario
+from lbbench.sim.engine import SimOptions
 from lbbench.sim.study import SIM_SUITES, pivot
 from lbbench.sim.validate import Check
 
@@ -107,7 +107,7 @@ def sim_options(args: argparse.Namespace) -> SimOptions:
 
 def scenarios_from_args(args: argparse.Namespace) -> tuple[list[Scenario], str]:
     """The scenarios to simulate, and a label for the run id."""
-    from lbbench.suites import SUITES, suite
+    from lbbench.scenario.suites import SUITES, suite
 
     if args.trials < 1:
         raise ConfigError("--trials", f"must be >= 1, got {args.trials}")
@@ -150,11 +150,10 @@ def scenarios_from_args(args: argparse.Namespace) -> tuple[list[Scenario], str]:
         duration = args.requests / rate
     else:
         duration = args.duration if args.duration is not None else 5.0
-    load = LoadSpec(
-        rate=rate, duration_s=duration, arrival=args.arrival, shape=args.shape, keys=args.keys
-    )
-    from lbbench.cli import scenarios_from_flags
-
+    with as_flags(LOAD_FLAGS):
+        load = LoadSpec(
+            rate=rate, duration_s=duration, arrival=args.arrival, shape=args.shape, keys=args.keys
+        )
     strategies = [s.strip() for s in (args.strategy or "round_robin").split(",") if s.strip()]
     if not strategies:
         raise ConfigError("--strategy", "names no strategy")
@@ -162,7 +161,8 @@ def scenarios_from_args(args: argparse.Namespace) -> tuple[list[Scenario], str]:
 
 
 def _sim(args: argparse.Namespace) -> int:
-    from lbbench.cli import execute
+    from lbbench.cli.execute import execute
+    from lbbench.sim.rig import SimRig
 
     settings = sim_options(args)
     if args.validate:
@@ -170,9 +170,6 @@ def _sim(args: argparse.Namespace) -> int:
     if args.against:
         raise ConfigError("--against", "goes with --validate")
     scenarios, label = scenarios_from_args(args)
-    for scenario in scenarios:
-        if scenario.strategy.startswith("grpc:"):
-            raise ConfigError("--strategy", "grpc: policies run inside grpcio: live rig only")
     config = {
         "simulated": True,
         "simulator": {k: v for k, v in dataclasses.asdict(settings).items()},
@@ -180,9 +177,8 @@ def _sim(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "trials": args.trials,
     }
-    trial = functools.partial(simulate_trial, options=settings)
     tables = [pivot] if label == "sim-scale" else []
-    return execute(scenarios, args, label, config, trial=trial, simulated=True, tables=tables)
+    return execute(scenarios, SimRig(settings), args, label, config, tables=tables)
 
 
 def checks_table(checks: list[Check], title: str):
@@ -209,7 +205,7 @@ def _validate(args: argparse.Namespace, settings: SimOptions) -> int:
     from lbbench.sim.validate import theory_checks
 
     if args.against:
-        from lbbench.results import read_result
+        from lbbench.results.files import read_result
 
         read_result(args.against)  # a bad file fails before minutes of checks
     console = Console(width=None if sys.stdout.isatty() else 160)
@@ -237,22 +233,11 @@ def _validate(args: argparse.Namespace, settings: SimOptions) -> int:
 
 
 def _write_simulated(scenarios: list[dict[str, Any]], args: argparse.Namespace, settings) -> str:
-    from datetime import UTC, datetime
+    from lbbench.results.files import new_result_set, save_result
 
-    from lbbench.results import FORMAT, environment, new_run_id, read_result, write_result
-
-    data = {
-        "format": FORMAT,
-        "run_id": new_run_id("sim-replay"),
-        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-        "environment": environment(),
-        "config": {
-            "simulated": True,
-            "simulator": dataclasses.asdict(settings),
-            "replay_of": args.against,
-        },
-        "scenarios": scenarios,
+    config = {
+        "simulated": True,
+        "simulator": dataclasses.asdict(settings),
+        "replay_of": args.against,
     }
-    path = write_result(data, args.out)
-    read_result(path)
-    return str(path)
+    return str(save_result(new_result_set("sim-replay", config, scenarios), args.out))

@@ -24,84 +24,26 @@ import contextlib
 import json
 import os
 import random
-import selectors
 import struct
 import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import zmq
 
-from lbbench.checks import check_number
-from lbbench.errors import ConfigError, LbbenchError
+from lbbench.errors import LbbenchError
 from lbbench.protocol import recv_frames, send_frames
-from lbbench.recorder import Recorder
+from lbbench.results.recorder import Recorder
+from lbbench.rigs.process import read_line
+from lbbench.scenario.load import LoadSpec, key_sampler
 
-ARRIVALS = ("poisson", "constant")
-SHAPES = ("flat", "step", "ramp")
-MODES = ("open", "closed")
 MAX_LAG_P99_S = 0.005  # beyond this the schedule was not held
 MIN_ACHIEVED = 0.95  # fraction of the offered rate that must really be sent
 
 _SEQ = struct.Struct(">Q")
-
-
-@dataclass(frozen=True)
-class LoadSpec:
-    """What load to offer. ``rate`` is requests per second over all processes."""
-
-    rate: float = 1000.0
-    duration_s: float = 5.0
-    arrival: str = "poisson"
-    shape: str = "flat"
-    mode: str = "open"
-    clients: int = 16
-    think_s: float = 0.0
-    keys: int = 0
-    payload_bytes: int = 32
-    processes: int = 1
-    drain_s: float = 3.0
-
-    def __post_init__(self) -> None:
-        def positive(flag: str, value: float, zero_ok: bool = False) -> None:
-            check_number(flag, value, low=0, low_open=not zero_ok)
-
-        positive("--rate", self.rate)
-        positive("--duration", self.duration_s)
-        positive("--clients", self.clients)
-        positive("--think", self.think_s, zero_ok=True)
-        positive("--keys", self.keys, zero_ok=True)
-        positive("--processes", self.processes)
-        positive("--drain", self.drain_s, zero_ok=True)
-        if self.payload_bytes < 0:
-            raise ConfigError("--payload", f"must be >= 0 bytes, got {self.payload_bytes}")
-        for flag, value, known in (
-            ("--arrival", self.arrival, ARRIVALS),
-            ("--shape", self.shape, SHAPES),
-            ("--mode", self.mode, MODES),
-        ):
-            if value not in known:
-                raise ConfigError(flag, f"unknown {value!r} (known: {', '.join(known)})")
-
-    def rate_at(self, offset_s: float) -> float:
-        """The offered rate at ``offset_s`` into the run, for the chosen shape."""
-        if self.shape == "step":  # thirds at 0.5x, 1x, 1.5x
-            third = min(2, int(3 * offset_s / self.duration_s))
-            return self.rate * (0.5, 1.0, 1.5)[third]
-        if self.shape == "ramp":  # from 10 % to 100 % linearly
-            return self.rate * (0.1 + 0.9 * min(1.0, offset_s / self.duration_s))
-        return self.rate
-
-    def next_gap(self, offset_s: float, rng: random.Random) -> float:
-        """Seconds from the send intended at ``offset_s`` to the next one."""
-        rate = self.rate_at(offset_s)
-        return 1.0 / rate if self.arrival == "constant" else rng.expovariate(rate)
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass
@@ -127,23 +69,6 @@ class GeneratorReport:
             "valid": self.valid,
             "problems": self.problems,
         }
-
-
-def key_sampler(spec: LoadSpec, rng: random.Random) -> Callable[[], bytes] | None:
-    """Draws a routing key per request (None when the load has no keys)."""
-    if spec.keys == 0:
-        return None
-    keys = [f"key-{i}".encode() for i in range(spec.keys)]
-    # Zipf-like popularity (s = 1): a few hot keys, a long tail, as real traffic has.
-    weights = [1.0 / (i + 1) for i in range(spec.keys)]
-    cumulative = []
-    total = 0.0
-    for w in weights:
-        total += w
-        cumulative.append(total)
-    from bisect import bisect_left
-
-    return lambda: keys[min(len(keys) - 1, bisect_left(cumulative, rng.random() * total))]
 
 
 def _wait(sock: zmq.Socket, seconds: float) -> bool:
@@ -293,7 +218,7 @@ def generate(
 class LoadRun:
     """Generator processes started together; ``wait()`` merges their reports.
 
-    Each generator is ``python -m lbbench.loadgen JOB`` taking its job as JSON
+    Each generator is ``python -m lbbench.rigs.loadgen JOB`` taking its job as JSON
     and writing its report as JSON on stdout: a real process of its own
     (its own GIL and socket), independent of how the caller was started.
     """
@@ -322,7 +247,7 @@ class LoadRun:
             if grpc is not None:
                 job["grpc"] = grpc
             process = subprocess.Popen(
-                [sys.executable, "-m", "lbbench.loadgen", json.dumps(job)],
+                [sys.executable, "-m", "lbbench.rigs.loadgen", json.dumps(job)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -407,29 +332,6 @@ def _prefer_the_generator() -> None:
     """
     with contextlib.suppress(OSError, AttributeError):
         os.setpriority(os.PRIO_PROCESS, 0, -10)
-
-
-def read_line(process: subprocess.Popen[Any], deadline: float) -> str | None:
-    """One line from a child's stdout by ``deadline`` (monotonic); None if it never came.
-
-    Polls with a short timeout so that a child that died is noticed at once.
-    """
-    stream = process.stdout
-    assert stream is not None
-    selector = selectors.DefaultSelector()
-    selector.register(stream, selectors.EVENT_READ)
-    try:
-        while time.monotonic() < deadline:
-            if selector.select(timeout=0.1):
-                line = stream.readline()
-                if not line:
-                    return None  # closed: the process is gone
-                return line.decode() if isinstance(line, bytes) else line
-            if process.poll() is not None:
-                return None
-        return None
-    finally:
-        selector.close()
 
 
 def main() -> int:

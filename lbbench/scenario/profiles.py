@@ -13,7 +13,7 @@ from lbbench.core.faults import Fault, parse_fault
 from lbbench.core.latency import Latency, parse_latency
 from lbbench.errors import ConfigError
 
-PROFILE_DIR = Path(__file__).resolve().parent.parent / "targets"
+PROFILE_DIR = Path(__file__).resolve().parents[2] / "targets"
 DEFAULT_LATENCY = {"dist": "exponential", "mean_ms": 2.0}
 DEFAULT_CAPACITY = 4
 DEFAULT_LATENCY_MODEL = Latency("exponential", (("mean_ms", 2.0),))

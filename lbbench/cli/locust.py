@@ -21,17 +21,19 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lbbench.cli.common import parse_options
 from lbbench.core.config import parse_failover
 from lbbench.errors import ConfigError
-from lbbench.loadgen import LoadSpec
-from lbbench.profiles import load_profile
+from lbbench.scenario.load import LoadSpec
+from lbbench.scenario.profiles import load_profile
+from lbbench.scenario.scenario import Scenario
 
-LOCUSTFILES = Path(__file__).resolve().parent.parent / "locustfiles"
+LOCUSTFILES = Path(__file__).resolve().parents[2] / "locustfiles"
 LOCUSTFILE = LOCUSTFILES / "zmq_balancer.py"
 GATEWAY_LOCUSTFILE = LOCUSTFILES / "grpc_gateway.py"
 
 
-def add_parser(commands: Any, options: Any) -> None:
+def add_parser(commands: Any) -> None:
     cmd = commands.add_parser(
         "locust",
         help="start the rig and Locust on it (web UI on 127.0.0.1:8089); Locust flags pass through",
@@ -54,11 +56,11 @@ def add_parser(commands: Any, options: Any) -> None:
     )
     cmd.add_argument("--seed", type=int, default=1)
     cmd.add_argument("--out", default="results", help="folder for the result set ('' for none)")
-    cmd.set_defaults(func=lambda args: run(args, options), passthrough=True)
+    cmd.set_defaults(func=run, passthrough=True)
 
 
-def run(args: argparse.Namespace, options: Any) -> int:
-    from lbbench.runner import Rig, Scenario
+def run(args: argparse.Namespace) -> int:
+    from lbbench.rigs.live import LiveProcesses
 
     if not args.pacing_s > 0:
         raise ConfigError("--pacing-s", f"must be > 0, got {args.pacing_s}")
@@ -74,14 +76,14 @@ def run(args: argparse.Namespace, options: Any) -> int:
         strategy=args.strategy,
         failover=parse_failover(args.failover),
         load=LoadSpec(),
-        strategy_options=tuple(sorted(options(args.option or []).items())),
+        strategy_options=tuple(sorted(parse_options(args.option or []).items())),
         seed=args.seed,
         deadline_s=args.deadline,
     )
     if args.strategy.startswith("grpc:"):
         raise ConfigError("--strategy", "Locust drives the ZeroMQ balancer: an lbbench strategy")
     scenario.validate()  # bad input fails before anything starts
-    with Rig(scenario, args.seed) as rig:
+    with LiveProcesses(scenario, args.seed) as rig:
         rig.wait_ready()
         host = rig.frontend
         if args.via_gateway:

@@ -8,7 +8,12 @@ import math
 from lbbench.checks import check_number
 from lbbench.core.latency import Latency
 from lbbench.errors import ConfigError
-from lbbench.profiles import DEFAULT_CAPACITY, DEFAULT_LATENCY_MODEL, FleetProfile, TargetSpec
+from lbbench.scenario.profiles import (
+    DEFAULT_CAPACITY,
+    DEFAULT_LATENCY_MODEL,
+    FleetProfile,
+    TargetSpec,
+)
 
 
 def synthetic_fleet(

@@ -73,7 +73,7 @@ def environment() -> dict[str, Any]:
 
 
 def _git_commit() -> str | None:
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     try:
         done = subprocess.run(
             ["git", "-C", str(root), "rev-parse", "HEAD"],
@@ -90,6 +90,27 @@ def _git_commit() -> str | None:
 def new_run_id(label: str) -> str:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     return f"{stamp}-{label}-{os.urandom(3).hex()}"
+
+
+def new_result_set(
+    label: str, config: dict[str, Any], scenarios: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """A result set (the one envelope every run, simulation or Locust run writes)."""
+    return {
+        "format": FORMAT,
+        "run_id": new_run_id(label),
+        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "environment": environment(),
+        "config": config,
+        "scenarios": scenarios,
+    }
+
+
+def save_result(data: dict[str, Any], out_dir: str | Path) -> Path:
+    """Write a result set under ``out_dir`` and read it back: what we wrote must be readable."""
+    path = write_result(data, out_dir)
+    read_result(path)
+    return path
 
 
 def write_result(data: dict[str, Any], out_dir: str | Path, name: str | None = None) -> Path:

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from lbbench.errors import LbbenchError
-from lbbench.recorder import decode
+from lbbench.results.metrics import columns
+from lbbench.results.recorder import decode
 
 MAX_BARS = 40  # more backends than this are drawn as a curve, not one bar each
 # Percentiles for latency curves, spaced for the classic 1/(1-q) axis.
@@ -177,26 +178,15 @@ def figures(sets: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, bytes]]:
 
 
 def _summary_table(sets: list[tuple[str, dict[str, Any]]]) -> str:
-    head = (
-        "<tr><th>scenario</th><th>ok req/s</th><th>p50 ms</th><th>p99 ms</th>"
-        "<th>p99.9 ms</th><th>errors</th><th>Jain</th><th>valid</th></tr>"
-    )
+    shown = columns()
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in ["scenario", *(m.column for m in shown)])
     rows = []
     for label, scenario in _scenarios(sets):
         valid = "yes" if scenario["valid"] else "NO: " + "; ".join(scenario["problems"])
         summary = scenario["summary"]
-        latency = summary["latency_ms"]["corrected"]
-        requests = summary["requests"]
-        rows.append(
-            "<tr>"
-            f"<td>{html.escape(label)}</td><td>{summary['throughput_rps']:.0f}</td>"
-            f"<td>{latency['p50']:.2f}</td><td>{latency['p99']:.2f}</td>"
-            f"<td>{latency['p99.9']:.2f}</td><td>{requests['sent'] - requests['ok']}</td>"
-            f"<td>{summary['fairness']['jain']:.3f}</td>"
-            f"<td>{html.escape(valid)}</td>"
-            "</tr>"
-        )
-    return f"<table>{head}{''.join(rows)}</table>"
+        cells = [label, *(m.show(summary) for m in shown if m.show), valid]
+        rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+    return f"<table><tr>{head}<th>valid</th></tr>{''.join(rows)}</table>"
 
 
 def write_report(

@@ -22,37 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from lbbench.errors import ConfigError
-from lbbench.results import ResultError, read_result
+from lbbench.results.files import ResultError, read_result
+from lbbench.results.metrics import METRICS, Metric
 
 ALPHA = 0.05
 MIN_MANN_WHITNEY = 4
 BOOTSTRAP_RESAMPLES = 10_000
-
-
-@dataclass(frozen=True)
-class Metric:
-    name: str
-    sample: str  # key in a scenario's "samples"
-    lower_is_better: bool
-    kind: str  # "time" (faster/slower), "rate" (higher/lower) or "index" (absolute difference)
-    unit: str
-
-
-METRICS: dict[str, Metric] = {
-    m.name: m
-    for m in (
-        Metric("throughput", "throughput_rps", False, "rate", "req/s"),
-        Metric("p50", "p50_ms", True, "time", "ms"),
-        Metric("p90", "p90_ms", True, "time", "ms"),
-        Metric("p99", "p99_ms", True, "time", "ms"),
-        Metric("p99.9", "p99.9_ms", True, "time", "ms"),
-        Metric("error_rate", "error_rate", True, "index", ""),
-        Metric("jain", "jain", False, "index", ""),
-        Metric("share_error", "max_share_error", True, "index", ""),
-        Metric("detection", "detection_s", True, "time", "s"),
-        Metric("recovery", "recovery_s", True, "time", "s"),
-    )
-}
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from lbbench.errors import ConfigError
-from lbbench.loadgen import LoadSpec
-from lbbench.profiles import load_profile
-from lbbench.runner import Scenario
+from lbbench.scenario.load import LoadSpec
+from lbbench.scenario.profiles import load_profile
+from lbbench.scenario.scenario import Scenario
 
 DEFAULT_STRATEGIES = (
     "round_robin",

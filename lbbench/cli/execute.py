@@ -1,0 +1,73 @@
+"""Run (or simulate) scenarios with a progress display; write, check and print the result set."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from lbbench.rigs.base import Rig, run_scenario
+from lbbench.scenario.scenario import Scenario
+
+
+def execute(
+    scenarios: list[Scenario],
+    rig: Rig,
+    args: argparse.Namespace,
+    label: str,
+    config: dict[str, Any],
+    *,
+    tables: Sequence[Any] = (),
+) -> int:
+    """Every scenario's trials on ``rig``; exit 1 if a request was lost."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from lbbench.results.files import new_result_set, save_result
+    from lbbench.results.summary import problems, scenario_rows
+
+    for scenario in scenarios:  # bad input fails before anything starts
+        scenario.validate()
+        rig.check(scenario)
+    console = Console(stderr=True)
+    results = []
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=args.json,
+    ) as progress:
+        overall = progress.add_task("suite", total=sum(s.trials for s in scenarios))
+        for index, scenario in enumerate(scenarios):
+            trials = scenario.trials
+            task = progress.add_task(f"[{index + 1}/{len(scenarios)}] {scenario.name}", total=1.0)
+
+            def tick(done: int, fraction: float, task=task, trials=trials) -> None:
+                progress.update(task, completed=(done + fraction) / trials)
+
+            results.append(run_scenario(scenario, rig, tick))
+            progress.remove_task(task)
+            progress.advance(overall, scenario.trials)
+    data = new_result_set(label, config, results)
+    path = save_result(data, args.out)
+    if args.json:
+        print(json.dumps(data, indent=1))
+    else:
+        # Not a terminal (a pipe, a log): wide enough that the table stays readable.
+        out = Console(width=None if sys.stdout.isatty() else 160)
+        out.print(scenario_rows(data))
+        for table in tables:  # views of the result a suite adds (e.g. the scale study's)
+            out.print(table(data))
+        out.print(f"result set: {path}")
+    lost = sum(s["summary"]["requests"]["lost"] for s in results)
+    for line in problems(data):
+        console.print(f"[bold red]INVALID[/] {line}")
+    if lost:
+        console.print(f"[bold red]FAILED: {lost} requests were lost (sent != outcomes)[/]")
+        return 1
+    return 0

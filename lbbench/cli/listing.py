@@ -1,0 +1,66 @@
+"""``lbbench list``: strategies, grpcio's policies, failover modes, fault kinds, fleet profiles."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def add_parser(commands: Any) -> None:
+    show = commands.add_parser(
+        "list", help="show strategies, failover modes, fault kinds and fleet profiles"
+    )
+    show.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from lbbench.core.failover import FAILOVER
+    from lbbench.core.faults import FAULT_KINDS
+    from lbbench.core.strategies import STRATEGIES, strategy_options
+    from lbbench.rpc.policies import MODES as GRPC_MODES
+    from lbbench.rpc.policies import POLICIES as GRPC_POLICIES
+    from lbbench.scenario.profiles import list_profiles
+
+    console = Console()
+    strategies = Table(title="Strategies (--strategy)", title_justify="left")
+    strategies.add_column("name", style="bold")
+    strategies.add_column("rule")
+    strategies.add_column("options")
+    for name in sorted(STRATEGIES):
+        options = ", ".join(f"{k}={v}" for k, v in strategy_options(name).items())
+        strategies.add_row(name, STRATEGIES[name].summary, options or "-")
+    console.print(strategies)
+    baselines = Table(
+        title=f"grpcio's own policies (--strategy grpc:NAME; failover {', '.join(GRPC_MODES)})",
+        title_justify="left",
+    )
+    baselines.add_column("name", style="bold")
+    baselines.add_column("what grpcio does")
+    for name, (_, text) in GRPC_POLICIES.items():
+        baselines.add_row(f"grpc:{name}", text)
+    console.print(baselines)
+    modes = Table(title="Failover modes (--failover, combine with commas)", title_justify="left")
+    modes.add_column("name", style="bold")
+    modes.add_column("what it does")
+    for name, policy in FAILOVER.items():
+        modes.add_row(name, policy.summary)
+    console.print(modes)
+    faults = Table(title=escape("Fault kinds ([[fault]] in a profile)"), title_justify="left")
+    faults.add_column("kind", style="bold")
+    faults.add_column("what the target does")
+    faults.add_column("parameters")
+    for kind, (params, text) in FAULT_KINDS.items():
+        faults.add_row(kind, text, ", ".join(f"{k}={v:g}" for k, v in params.items()) or "-")
+    console.print(faults)
+    profiles = Table(title="Fleet profiles (--targets)", title_justify="left")
+    profiles.add_column("name", style="bold")
+    profiles.add_column("targets", justify="right")
+    profiles.add_column("description")
+    for profile in list_profiles():
+        profiles.add_row(profile.name, str(len(profile.targets)), profile.description)
+    console.print(profiles)
+    return 0

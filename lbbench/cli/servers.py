@@ -1,0 +1,126 @@
+"""The long-running parts, one per terminal: ``lbbench balancer``, ``target`` and ``gateway``."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from typing import Any
+
+from lbbench.cli.common import add_routing, router_config
+from lbbench.errors import ConfigError
+from lbbench.protocol import DEFAULT_BACKEND, DEFAULT_CONTROL, DEFAULT_FRONTEND
+
+
+def add_parsers(commands: Any) -> None:
+    bal = commands.add_parser("balancer", help="run the ZeroMQ balancer under test")
+    bal.add_argument("--frontend", default=DEFAULT_FRONTEND, help="client socket (ROUTER)")
+    bal.add_argument("--backend", default=DEFAULT_BACKEND, help="target socket (ROUTER)")
+    bal.add_argument("--control", default=DEFAULT_CONTROL, help="control/stats socket (REP)")
+    add_routing(bal)
+    bal.add_argument("--targets", help="fleet profile: its weights and tiers win over READY")
+    bal.add_argument("--seed", type=int, default=0)
+    bal.add_argument("--announce", action="store_true", help=argparse.SUPPRESS)
+    bal.set_defaults(func=balancer)
+
+    gw = commands.add_parser("gateway", help="gRPC server forwarding calls into the balancer")
+    gw.add_argument("--listen", default="127.0.0.1:50050", help="gRPC address to serve on")
+    gw.add_argument("--balancer", default=DEFAULT_FRONTEND, help="the balancer's frontend")
+    gw.add_argument(
+        "--timeout", type=float, default=2.0, help="seconds, for calls without a deadline"
+    )
+    gw.add_argument("--announce", action="store_true", help=argparse.SUPPRESS)
+    gw.set_defaults(func=gateway)
+
+    tgt = commands.add_parser("target", help="run one mock target")
+    tgt.add_argument("--id", default="t0", help="target id (its routing id)")
+    tgt.add_argument(
+        "--backend", default=DEFAULT_BACKEND, help="balancer backend address, or 'none'"
+    )
+    tgt.add_argument("--bind", help="also serve clients directly on this address")
+    tgt.add_argument(
+        "--grpc",
+        action="store_true",
+        help="serve gRPC on --bind (default 127.0.0.1:50051) instead of joining a balancer",
+    )
+    tgt.add_argument("--targets", help="fleet profile holding this target's settings")
+    tgt.add_argument("--capacity", type=int, help="requests served at once")
+    tgt.add_argument(
+        "--schedule", action="store_true", help="apply the profile's faults for this target"
+    )
+    tgt.add_argument("--seed", type=int, default=0)
+    tgt.add_argument("--announce", action="store_true", help=argparse.SUPPRESS)
+    tgt.set_defaults(func=target)
+
+
+def balancer(args: argparse.Namespace) -> int:
+    from lbbench.balancer import Balancer, serve
+    from lbbench.scenario.profiles import load_profile
+
+    config = router_config(args)
+    known = {}
+    if args.targets:
+        profile = load_profile(args.targets)
+        known = {t.id: t.backend() for t in profile.targets}
+    instance = Balancer(
+        config,
+        frontend=args.frontend,
+        backend=args.backend,
+        control=args.control or None,
+        seed=args.seed,
+        weights=known,
+    )
+    return serve(instance, announce=args.announce)
+
+
+def target(args: argparse.Namespace) -> int:
+    from lbbench.scenario.profiles import TargetSpec, load_profile
+    from lbbench.target import serve
+
+    if args.targets:
+        profile = load_profile(args.targets)
+        spec = profile.target(args.id)
+        schedule = tuple(f for f in profile.faults if f.target == args.id) if args.schedule else ()
+    else:
+        spec = TargetSpec(args.id)
+        schedule = ()
+    if args.capacity is not None:
+        spec = dataclasses.replace(spec, capacity=args.capacity)
+    if args.grpc:
+        from lbbench.rpc.target import serve as serve_grpc
+
+        return serve_grpc(
+            spec,
+            args.bind or "127.0.0.1:50051",
+            seed=args.seed,
+            schedule=schedule,
+            announce_to=sys.stdout if args.announce else None,
+        )
+    backend = None if args.backend == "none" else args.backend
+    if backend is None and not args.bind:
+        raise ConfigError("--backend", "none needs --bind, or the target serves nobody")
+    if not args.announce:
+        where = f"balancer {backend}" if backend else "no balancer"
+        direct = f", direct clients on {args.bind}" if args.bind else ""
+        print(
+            f"target {spec.id}: weight {spec.weight}, tier {spec.tier}, capacity {spec.capacity}, "
+            f"latency {spec.latency.describe()}; {where}{direct}",
+            file=sys.stderr,
+            flush=True,
+        )
+    return serve(
+        spec,
+        backend,
+        bind=args.bind,
+        seed=args.seed,
+        schedule=schedule,
+        announce_to=sys.stdout if args.announce else None,
+    )
+
+
+def gateway(args: argparse.Namespace) -> int:
+    from lbbench.checks import check_number
+    from lbbench.rpc.gateway import serve
+
+    check_number("--timeout", args.timeout, low=0.0, low_open=True)
+    return serve(args.listen, args.balancer, args.timeout, sys.stdout if args.announce else None)

@@ -1,0 +1,239 @@
+"""The one builder of results: a trial's result, a scenario's entry over its trials.
+
+Every rig (the live ZeroMQ rig, the gRPC rig, the simulator, a Locust run)
+hands over what its generator recorded (a ``Recorder`` in a report) and
+what the balancing side reported (a ``RouterView``), and gets the same
+shape back, so every result set reads alike (README, "Result files").
+The per-trial samples that comparisons test come from the metrics
+registry (``lbbench.results.metrics``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from lbbench.results.measures import failover_timing, fairness
+from lbbench.results.metrics import samples as metric_samples
+from lbbench.results.recorder import Recorder, decode, encode, new_histogram, summarize
+from lbbench.scenario.scenario import Scenario
+from lbbench.vocabulary import OK, OUTCOMES, TRIAL_COUNTERS, Health
+
+# (time, {backend: attempts sent so far}), taken while the load ran
+Sample = tuple[float, Mapping[str, int]]
+
+
+class GeneratorReport(Protocol):
+    """What a load generator hands over: its recorder, its problems, its own account."""
+
+    recorder: Recorder
+    problems: list[str]
+
+    def as_dict(self) -> dict[str, Any]: ...
+
+
+@dataclass
+class RouterView:
+    """What the balancing side reported about a trial: per-backend counts and failover work.
+
+    From the lbbench router it is its snapshot (``from_snapshot``); grpcio
+    tells nothing, so the gRPC rig builds one from what its client saw.
+    """
+
+    attempts: Mapping[str, int]
+    errors: Mapping[str, int] = field(default_factory=dict)
+    timeouts: Mapping[str, int] = field(default_factory=dict)
+    counters: Mapping[str, int] = field(default_factory=dict)
+    strategy_status: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_snapshot(cls, snapshot: Mapping[str, Any]) -> RouterView:
+        """From ``Router.snapshot()`` (the balancer's ``stats`` answer)."""
+        backends = snapshot["backends"]
+        return cls(
+            attempts={b["id"]: b["sent"] for b in backends},
+            errors={b["id"]: b["errors"] for b in backends},
+            timeouts={b["id"]: b["timeouts"] for b in backends},
+            counters=snapshot["stats"],
+            strategy_status=snapshot.get("strategy_status", {}),
+        )
+
+
+def trial_result(
+    scenario: Scenario,
+    seed: int,
+    start: float,
+    report: GeneratorReport,
+    view: RouterView,
+    events: Sequence[Mapping[str, Any]],
+    samples: Sequence[Sample],
+    problems: list[str],
+) -> dict[str, Any]:
+    """One trial's result from what the generator recorded and the balancing side reported.
+
+    ``start`` is when the load started on the clock of ``events`` and
+    ``samples``. When the samples cover only some backends (the
+    simulator's large fleets), the per-backend attempts timeline is left
+    out and failover timing uses them as they are (their total stands for
+    the whole fleet's).
+    """
+    recorder = report.recorder
+    duration = scenario.load.duration_s
+    requests = {"sent": recorder.sent, **dict(recorder.outcomes), "lost": recorder.lost}
+    expected = scenario.expected_shares()
+    attempts = view.attempts
+    total_attempts = sum(attempts.values()) or 1
+    backends = [
+        {
+            "id": spec.id,
+            "weight": spec.weight,
+            "tier": spec.tier,
+            "attempts": attempts.get(spec.id, 0),
+            "share": attempts.get(spec.id, 0) / total_attempts,
+            "expected_share": expected[spec.id],
+            "served_ok": recorder.served_by.get(spec.id, 0),
+            "errors": view.errors.get(spec.id, 0),
+            "timeouts": view.timeouts.get(spec.id, 0),
+        }
+        for spec in scenario.profile.targets
+    ]
+    faults = []
+    for fault in scenario.profile.faults:
+        timing = failover_timing(
+            fault.target,
+            start + fault.at_s,
+            None if fault.end_s is None else start + fault.end_s,
+            expected[fault.target],
+            samples,
+            events,
+        )
+        faults.append(
+            {
+                "target": fault.target,
+                "kind": fault.kind,
+                "at_s": fault.at_s,
+                "duration_s": fault.duration_s,
+                **timing,
+            }
+        )
+    answered = recorder.answered
+    ok = recorder.outcomes[OK]
+    ids = [spec.id for spec in scenario.profile.targets]
+    return {
+        "seed": seed,
+        "valid": not problems,
+        "problems": problems,
+        "requests": requests,
+        "throughput_rps": ok / duration,
+        "answered_rps": answered / duration,
+        "error_rate": (answered - ok) / answered if answered else 0.0,
+        "latency_ms": {
+            "corrected": summarize(recorder.corrected),
+            "uncorrected": summarize(recorder.uncorrected),
+        },
+        "backends": backends,
+        "fairness": fairness(attempts, expected),
+        "failover": {
+            **{name: view.counters.get(name, 0) for name in TRIAL_COUNTERS},
+            "faults": faults,
+        },
+        "strategy_status": dict(view.strategy_status),
+        "generator": report.as_dict(),
+        "events": [{**e, "at": e["at"] - start} for e in events if e["kind"] not in (Health.JOIN,)],
+        "timeline": {
+            "step_s": 0.1,
+            "outcomes": [
+                [bucket * 0.1, *(recorder.timeline[bucket].get(s, 0) for s in OUTCOMES)]
+                for bucket in sorted(recorder.timeline)
+            ],
+            "attempts": [
+                [t - start, [sent.get(i, 0) for i in ids]]
+                for t, sent in samples
+                if len(sent) == len(ids)
+            ],
+        },
+        "histograms": {
+            "corrected": encode(recorder.corrected),
+            "uncorrected": encode(recorder.uncorrected),
+        },
+    }
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def summarize_trials(scenario: Scenario, trials: list[dict[str, Any]]) -> dict[str, Any]:
+    """One scenario's summary over its trials: histograms merged, counts summed."""
+    corrected = new_histogram()
+    uncorrected = new_histogram()
+    for trial in trials:
+        corrected.add(decode(trial["histograms"]["corrected"]))
+        uncorrected.add(decode(trial["histograms"]["uncorrected"]))
+    requests = {key: sum(t["requests"][key] for t in trials) for key in trials[0]["requests"]}
+    attempts: dict[str, int] = {}
+    for trial in trials:
+        for backend in trial["backends"]:
+            attempts[backend["id"]] = attempts.get(backend["id"], 0) + backend["attempts"]
+    total = sum(attempts.values()) or 1
+    backends = [
+        {**b, "attempts": attempts[b["id"]], "share": attempts[b["id"]] / total}
+        for b in trials[0]["backends"]
+    ]
+    faults = []
+    for index, fault in enumerate(trials[0]["failover"]["faults"]):
+        detections = [t["failover"]["faults"][index]["detection_s"] for t in trials]
+        recoveries = [t["failover"]["faults"][index]["recovery_s"] for t in trials]
+        faults.append(
+            {
+                **{k: fault[k] for k in ("target", "kind", "at_s", "duration_s")},
+                "detection_s": _mean([d for d in detections if d is not None]),
+                "recovery_s": _mean([r for r in recoveries if r is not None]),
+                "detected_in": sum(d is not None for d in detections),
+                "trials": len(trials),
+            }
+        )
+    return {
+        "requests": requests,
+        "throughput_rps": sum(t["throughput_rps"] for t in trials) / len(trials),
+        "error_rate": sum(t["error_rate"] for t in trials) / len(trials),
+        "latency_ms": {"corrected": summarize(corrected), "uncorrected": summarize(uncorrected)},
+        "backends": backends,
+        "fairness": fairness(attempts, scenario.expected_shares()),
+        "failover": {
+            **{c: sum(t["failover"].get(c, 0) for t in trials) for c in TRIAL_COUNTERS},
+            "faults": faults,
+        },
+        "histograms": {"corrected": encode(corrected), "uncorrected": encode(uncorrected)},
+    }
+
+
+def scenario_entry(
+    scenario: Scenario, trials: list[dict[str, Any]], *, simulated: bool = False
+) -> dict[str, Any]:
+    """A scenario's entry in a result set, from its trials (however they were run)."""
+    problems = [f"trial {i + 1}: {p}" for i, t in enumerate(trials) for p in t["problems"]]
+    return {
+        "key": scenario.key,
+        "name": scenario.name,
+        "profile": scenario.profile.name,
+        "profile_source": scenario.profile.source,
+        "strategy": scenario.strategy,
+        "strategy_options": dict(scenario.strategy_options),
+        "failover": "+".join(scenario.failover),
+        "deadline_s": scenario.deadline_s,
+        "load": scenario.load.as_dict(),
+        "faults": [
+            {"target": f.target, "kind": f.kind, "at_s": f.at_s, "duration_s": f.duration_s}
+            for f in scenario.profile.faults
+        ],
+        "seed": scenario.seed,
+        "trials_run": scenario.trials,
+        "simulated": simulated,
+        "valid": not problems,
+        "problems": problems,
+        "summary": summarize_trials(scenario, trials),
+        "samples": metric_samples(trials),
+        "trials": trials,
+    }

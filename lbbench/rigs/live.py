@@ -1,0 +1,208 @@
+"""The live ZeroMQ rig: a balancer and the profile's targets as real processes on loopback.
+
+Each trial gets fresh processes (a balancer and one process per target,
+all on 127.0.0.1 with ports chosen by the OS), so no state leaks between
+trials. Readiness is polled through the balancer's control socket with a
+deadline. Faults follow the profile's schedule on the rig's clock: a crash
+really kills the target process and the rig starts it again when the
+fault ends. Any process that dies unplanned, or a generator that could not
+hold its schedule, makes the trial invalid, and the result says so. Every
+process started is stopped, whatever happens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import zmq
+
+from lbbench.core.faults import Fault
+from lbbench.results.trial import RouterView, trial_result
+from lbbench.rigs.base import Progress, drive
+from lbbench.rigs.loadgen import LoadRun
+from lbbench.rigs.process import READY_TIMEOUT_S, ChildProcess, RigError, note_unplanned_exits
+from lbbench.scenario.scenario import Scenario, is_grpc
+
+
+class LiveProcesses:
+    """A balancer and the profile's targets, as real processes on loopback."""
+
+    def __init__(self, scenario: Scenario, seed: int) -> None:
+        self.scenario = scenario
+        self.seed = seed
+        self._logs = tempfile.TemporaryDirectory(prefix="lbbench-rig-")
+        self.log_dir = Path(self._logs.name)
+        self.targets: dict[str, ChildProcess] = {}
+        self.gateway: ChildProcess | None = None
+        self.planned_exits: set[str] = set()
+        self.problems: list[str] = []
+        self._context = zmq.Context()
+        self._control: zmq.Socket | None = None
+        args = [
+            "balancer",
+            "--frontend", "tcp://127.0.0.1:*",
+            "--backend", "tcp://127.0.0.1:*",
+            "--control", "tcp://127.0.0.1:*",
+            "--strategy", scenario.strategy,
+            "--failover", ",".join(scenario.failover),
+            "--deadline", str(scenario.deadline_s),
+            "--seed", str(seed),
+            "--announce",
+        ]  # fmt: skip
+        if scenario.profile.source:
+            args += ["--targets", scenario.profile.source]
+        for name, value in scenario.strategy_options:
+            args += ["--option", f"{name}={json.dumps(value)}"]
+        self.balancer = ChildProcess("balancer", args, self.log_dir, announce=True)
+        try:
+            line = self.balancer.read_line(READY_TIMEOUT_S)
+            self.endpoints = json.loads(line)["balancer"]
+            for spec in scenario.profile.targets:
+                self._start_target(spec.id)
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def frontend(self) -> str:
+        return self.endpoints["frontend"]
+
+    def _start_target(self, target_id: str) -> None:
+        profile = self.scenario.profile
+        args = ["target", "--id", target_id, "--backend", self.endpoints["backend"]]
+        args += ["--seed", str(self.seed)]
+        if profile.source:
+            args += ["--targets", profile.source]
+        self.targets[target_id] = ChildProcess(f"target-{target_id}", args, self.log_dir)
+
+    def start_gateway(self) -> str:
+        """Start ``lbbench gateway`` into this rig's balancer; its gRPC address."""
+        args = ["gateway", "--listen", "127.0.0.1:0", "--balancer", self.frontend, "--announce"]
+        self.gateway = ChildProcess("gateway", args, self.log_dir, announce=True)
+        return json.loads(self.gateway.read_line(READY_TIMEOUT_S))["gateway"]
+
+    def restart_target(self, target_id: str) -> None:
+        """Start a target again after its process exited (a crash)."""
+        self.targets[target_id].stop()
+        self._start_target(target_id)
+
+    def control(self, request: dict[str, Any], timeout_s: float = 5.0) -> dict[str, Any]:
+        if self._control is None:
+            sock = self._context.socket(zmq.REQ)
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.connect(self.endpoints["control"])
+            self._control = sock
+        sock = self._control
+        sock.send_json(request)
+        if not sock.poll(int(timeout_s * 1e3)):
+            sock.close(0)  # a REQ socket that missed its reply is stuck: start over
+            self._control = None
+            raise RigError("balancer", f"no answer to {request.get('cmd')!r} within {timeout_s} s")
+        return sock.recv_json()
+
+    def wait_ready(self, timeout_s: float = READY_TIMEOUT_S) -> None:
+        """Poll the balancer until every target has joined and is healthy."""
+        wanted = {spec.id for spec in self.scenario.profile.targets}
+        deadline = time.monotonic() + timeout_s
+        while True:
+            stats = self.control({"cmd": "stats"})
+            joined = {b["id"] for b in stats["backends"] if b["health"] == "healthy"}
+            if wanted <= joined:
+                return
+            for name, process in [("balancer", self.balancer), *self.targets.items()]:
+                if process.popen.poll() is not None:
+                    raise RigError(name, f"exited while starting: {process.last_words()}")
+            if time.monotonic() > deadline:
+                missing = ", ".join(sorted(wanted - joined))
+                raise RigError("rig", f"targets not ready after {timeout_s:g} s: {missing}")
+            time.sleep(0.02)
+
+    def inject(self, fault: Fault) -> None:
+        if fault.kind == "crash":
+            self.planned_exits.add(fault.target)
+        answer = self.control({"cmd": "fault", "target": fault.target, **fault.command()})
+        if not answer.get("ok"):
+            self.problems.append(f"fault on {fault.target} not injected: {answer.get('error')}")
+
+    def end(self, fault: Fault) -> None:
+        if fault.kind == "crash":
+            process = self.targets[fault.target]
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.popen.wait(timeout=2.0)
+            process.stop()
+            self.planned_exits.discard(fault.target)
+            self._start_target(fault.target)
+        else:
+            self.control({"cmd": "fault", "target": fault.target, "kind": "recover"})
+
+    def check_processes(self, elapsed: float) -> None:
+        if self.balancer.popen.poll() is not None and "balancer" not in self.planned_exits:
+            self.planned_exits.add("balancer")
+            self.problems.append(
+                f"the balancer exited unplanned at {elapsed:.2f} s: {self.balancer.last_words()}"
+            )
+        note_unplanned_exits(self.targets, self.planned_exits, self.problems, elapsed)
+
+    def close(self) -> None:
+        if self.gateway is not None:
+            self.gateway.stop()
+        for process in self.targets.values():
+            process.stop()
+        self.balancer.stop()
+        if self._control is not None:
+            self._control.close(0)
+        self._context.term()
+        self._logs.cleanup()
+
+    def __enter__(self) -> LiveProcesses:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+class LiveRig:
+    """Trials on real processes: the ZeroMQ balancer, or grpcio's policies for ``grpc:``."""
+
+    simulated = False
+
+    def check(self, scenario: Scenario) -> None:
+        if is_grpc(scenario.strategy):
+            from lbbench.rpc.rig import GrpcRig
+
+            GrpcRig().check(scenario)
+        else:
+            scenario.router_config()
+
+    def run_trial(
+        self, scenario: Scenario, index: int, progress: Progress | None = None
+    ) -> dict[str, Any]:
+        """One trial on fresh processes; its result (see README, "Result files")."""
+        if is_grpc(scenario.strategy):
+            from lbbench.rpc.rig import GrpcRig
+
+            return GrpcRig().run_trial(scenario, index, progress)
+        seed = scenario.seed + index
+        with LiveProcesses(scenario, seed) as rig:
+            rig.wait_ready()
+            generator = LoadRun(scenario.load, rig.frontend, seed)
+            start = generator.start_at
+            samples: list[tuple[float, dict[str, int]]] = []
+
+            def sample() -> None:
+                with contextlib.suppress(RigError):
+                    stats = rig.control({"cmd": "stats"}, timeout_s=1.0)
+                    samples.append((stats["now"], {b["id"]: b["sent"] for b in stats["backends"]}))
+
+            report = drive(scenario, rig, generator, progress, sample)
+            final = rig.control({"cmd": "stats"})
+            events = rig.control({"cmd": "events"})["events"]
+            problems = report.problems + rig.problems
+        view = RouterView.from_snapshot(final)
+        return trial_result(scenario, seed, start, report, view, events, samples, problems)

@@ -1,0 +1,110 @@
+"""Child processes of a rig: started with ``python -m lbbench``, logged, stopped, watched.
+
+Every child gets SIGKILL if the parent dies (Linux), so no process outlives
+a run; startup lines are read with a deadline, never by sleeping.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from lbbench.errors import LbbenchError
+
+READY_TIMEOUT_S = 20.0
+
+
+class RigError(LbbenchError):
+    """The rig could not be brought up (a process died or never got ready)."""
+
+
+def die_with_parent() -> None:
+    """In the child: get SIGKILL if the runner dies, so no process outlives a run."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+class ChildProcess:
+    def __init__(self, name: str, args: list[str], log_dir: Path, announce: bool = False) -> None:
+        self.name = name
+        self.args = args
+        self.log = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 (closed in stop)
+        self.popen = subprocess.Popen(
+            [sys.executable, "-m", "lbbench", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE if announce else subprocess.DEVNULL,
+            stderr=self.log,
+            preexec_fn=die_with_parent if sys.platform.startswith("linux") else None,
+        )
+
+    def read_line(self, timeout_s: float) -> str:
+        line = read_line(self.popen, time.monotonic() + timeout_s)
+        if line is None:
+            raise RigError(self.name, f"did not start: {self.last_words()}")
+        return line
+
+    def last_words(self) -> str:
+        self.log.flush()
+        try:
+            lines = Path(self.log.name).read_text(errors="replace").strip().splitlines()
+        except OSError:
+            lines = []
+        code = self.popen.poll()
+        state = f"exit code {code}" if code is not None else "still running"
+        return f"{state}; {lines[-1] if lines else 'no output'}"
+
+    def stop(self, grace_s: float = 3.0) -> None:
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=grace_s)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(timeout=5.0)
+        if self.popen.stdout is not None:
+            self.popen.stdout.close()
+        self.log.close()
+
+
+def note_unplanned_exits(
+    targets: dict[str, ChildProcess], planned: set[str], problems: list[str], elapsed: float
+) -> None:
+    """A target process that ended without a crash fault makes the trial invalid."""
+    for target_id, process in targets.items():
+        if process.popen.poll() is not None and target_id not in planned:
+            planned.add(target_id)
+            problems.append(
+                f"target {target_id} exited unplanned at {elapsed:.2f} s "
+                f"(exit code {process.popen.returncode})"
+            )
+
+
+def read_line(process: subprocess.Popen[Any], deadline: float) -> str | None:
+    """One line from a child's stdout by ``deadline`` (monotonic); None if it never came.
+
+    Polls with a short timeout so that a child that died is noticed at once.
+    """
+    stream = process.stdout
+    assert stream is not None
+    selector = selectors.DefaultSelector()
+    selector.register(stream, selectors.EVENT_READ)
+    try:
+        while time.monotonic() < deadline:
+            if selector.select(timeout=0.1):
+                line = stream.readline()
+                if not line:
+                    return None  # closed: the process is gone
+                return line.decode() if isinstance(line, bytes) else line
+            if process.poll() is not None:
+                return None
+        return None
+    finally:
+        selector.close()

@@ -1,0 +1,71 @@
+"""A scenario: one fleet, one strategy and failover, one load, a seed and a number of trials.
+
+The unit every rig runs (the live ZeroMQ rig, the gRPC rig, the
+simulator) and every result set records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from lbbench.core.config import FailoverConfig, RouterConfig
+from lbbench.core.strategies import STRATEGIES
+from lbbench.scenario.load import LoadSpec
+from lbbench.scenario.profiles import FleetProfile
+
+#: Strategies named ``grpc:<policy>`` are grpcio's own, run by the gRPC rig
+#: (which checks them); every other name is an lbbench strategy.
+GRPC_PREFIX = "grpc:"
+
+
+def is_grpc(strategy: str) -> bool:
+    return strategy.startswith(GRPC_PREFIX)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A fleet profile, a strategy, a failover mode, a load, a seed and a number of trials."""
+
+    name: str
+    profile: FleetProfile
+    strategy: str
+    failover: tuple[str, ...] = ("fail_fast",)
+    load: LoadSpec = field(default_factory=LoadSpec)
+    strategy_options: tuple[tuple[str, Any], ...] = ()
+    seed: int = 1
+    trials: int = 1
+    deadline_s: float = 1.0
+
+    def validate(self) -> None:
+        """Raise ConfigError on bad routing input, before anything starts.
+
+        A ``grpc:`` scenario's routing is grpcio's: the gRPC rig checks it.
+        """
+        if not is_grpc(self.strategy):
+            self.router_config()
+
+    def router_config(self) -> RouterConfig:
+        """Validates the routing part (raises ConfigError on bad input)."""
+        return RouterConfig(
+            strategy=self.strategy,
+            strategy_options=dict(self.strategy_options),
+            failover=FailoverConfig(modes=self.failover),
+            deadline_s=self.deadline_s,
+        )
+
+    @property
+    def key(self) -> str:
+        """What identifies the scenario across result sets (for compare)."""
+        load = self.load
+        options = ",".join(f"{k}={v}" for k, v in self.strategy_options)
+        strategy = f"{self.strategy}({options})" if options else self.strategy
+        return (
+            f"{self.profile.name}/{strategy}/{'+'.join(self.failover)}/"
+            f"{load.mode}-{load.arrival}-{load.shape}-{load.rate:g}rps-{load.duration_s:g}s"
+        )
+
+    def expected_shares(self) -> dict[str, float]:
+        # grpcio's policies know nothing of lbbench weights: even shares
+        weighted = not is_grpc(self.strategy) and STRATEGIES[self.strategy].weighted
+        return self.profile.expected_shares(weighted)

@@ -1,0 +1,39 @@
+"""The simulator as a rig: trials of any scenario in simulated time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from lbbench.rigs.base import Progress
+from lbbench.scenario.scenario import Scenario
+from lbbench.sim.engine import SimOptions, Simulation
+
+
+@dataclass(frozen=True)
+class SimRig:
+    """Runs each trial as a ``Simulation`` with these options."""
+
+    options: SimOptions = field(default_factory=SimOptions)
+    simulated = True
+
+    def check(self, scenario: Scenario) -> None:
+        Simulation.check(scenario)
+
+    def run_trial(
+        self, scenario: Scenario, index: int, progress: Progress | None = None
+    ) -> dict[str, Any]:
+        """One simulated trial (seed ``scenario.seed + index``, as live trials)."""
+        simulation = Simulation(scenario, scenario.seed + index, self.options)
+        simulation.run(progress=progress)
+        return simulation.finish()
+
+
+def simulate_trial(
+    scenario: Scenario,
+    index: int,
+    progress: Progress | None = None,
+    options: SimOptions | None = None,
+) -> dict[str, Any]:
+    """One simulated trial with ``options`` (the defaults if None)."""
+    return SimRig(options or SimOptions()).run_trial(scenario, index, progress)

@@ -1,0 +1,178 @@
+"""The shape of the code, checked: a pure core, layers that import only downwards, no cycles.
+
+Layers, from the ground up (a module may import its own layer and the
+ones below): the vocabulary, the pure decision core, scenario
+descriptions, results, the drivers (rigs, simulator, balancer, targets,
+gRPC) and the front ends (command line, Locust). Imports are read from
+the source (``ast``), function-level ones included, ``TYPE_CHECKING``
+blocks excluded.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import lbbench
+
+PACKAGE = Path(lbbench.__file__).parent
+
+# first matching prefix wins; a layer number per module prefix
+LAYERS = [
+    ("lbbench.vocabulary", 0),
+    ("lbbench.errors", 0),
+    ("lbbench.checks", 0),
+    ("lbbench.protocol", 0),
+    ("lbbench.core", 1),
+    ("lbbench.scenario", 2),
+    ("lbbench.results", 3),
+    ("lbbench.rigs", 4),
+    ("lbbench.sim", 4),
+    ("lbbench.rpc", 4),
+    ("lbbench.balancer", 4),
+    ("lbbench.target", 4),
+    ("lbbench.cli", 5),
+    ("lbbench.swarm", 5),
+    ("lbbench.__main__", 5),
+    ("lbbench", 0),  # the package itself: its version
+]
+LAYER_NAMES = ["vocabulary", "core", "scenario", "results", "drivers", "front ends"]
+
+# what a driver may not lean on: the simulator is not the live rig
+FORBIDDEN = [
+    ("lbbench.sim", "lbbench.rigs.live"),
+    ("lbbench.sim", "lbbench.rigs.loadgen"),
+    ("lbbench.sim", "lbbench.rigs.process"),
+    ("lbbench.sim", "lbbench.balancer"),
+    ("lbbench.sim", "lbbench.target"),
+    ("lbbench.sim", "lbbench.rpc"),
+]
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def _in_type_checking(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
+    while node in parents:
+        node = parents[node]
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            return True
+    return False
+
+
+def imports_of(name: str) -> set[str]:
+    """The lbbench modules ``name`` imports (a package's submodule when one is named)."""
+    path = MODULES[name]
+    tree = ast.parse(path.read_text())
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if _in_type_checking(node, parents):
+            continue
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            for alias in node.names:
+                child = f"{base}.{alias.name}"
+                found.add(child if child in MODULES else base)
+    return {m for m in found if m in MODULES and m != name}
+
+
+GRAPH = {name: imports_of(name) for name in MODULES}
+
+
+def layer(name: str) -> int:
+    return next(level for prefix, level in LAYERS if name == prefix or name.startswith(prefix + "."))
+
+
+def test_every_module_belongs_to_a_layer():
+    assert all(isinstance(layer(name), int) for name in MODULES)
+
+
+def test_no_module_imports_a_layer_above_its_own():
+    upward = [
+        f"{name} ({LAYER_NAMES[layer(name)]}) imports {other} ({LAYER_NAMES[layer(other)]})"
+        for name, others in GRAPH.items()
+        for other in sorted(others)
+        if layer(other) > layer(name)
+    ]
+    assert upward == []
+
+
+@pytest.mark.parametrize(("importer", "imported"), FORBIDDEN)
+def test_the_simulator_leans_on_no_live_part(importer, imported):
+    offenders = [
+        f"{name} imports {other}"
+        for name, others in GRAPH.items()
+        if name == importer or name.startswith(importer + ".")
+        for other in others
+        if other == imported or other.startswith(imported + ".")
+    ]
+    assert offenders == []
+
+
+def test_there_are_no_import_cycles():
+    state: dict[str, int] = {}  # 1 on the path, 2 done
+    path: list[str] = []
+    cycles: list[str] = []
+
+    def visit(name: str) -> None:
+        state[name] = 1
+        path.append(name)
+        for other in sorted(GRAPH[name]):
+            if other.startswith(name + "."):
+                continue  # a package importing its own submodules is how packages are built
+            if state.get(other) == 1:
+                cycles.append(" -> ".join([*path[path.index(other) :], other]))
+            elif other not in state:
+                visit(other)
+        path.pop()
+        state[name] = 2
+
+    for name in GRAPH:
+        if name not in state:
+            visit(name)
+    assert cycles == []
+
+
+BLOCKED = ("zmq", "grpc", "grpc_health", "locust", "gevent", "hdrh", "rich", "matplotlib", "scipy")
+
+
+def test_the_core_imports_with_every_driver_and_tool_blocked():
+    core = sorted(name for name in MODULES if layer(name) <= 1 and name != "lbbench.protocol")
+    program = f"""
+import sys
+
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {BLOCKED!r}:
+            raise ImportError(f"blocked: {{name}}")
+        return None
+
+sys.meta_path.insert(0, Block())
+import importlib
+for name in {core!r}:
+    importlib.import_module(name)
+print(len({core!r}))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) == len(core) > 20
