@@ -223,6 +223,8 @@ def scenario_entry(
         "strategy_options": dict(scenario.strategy_options),
         "failover": "+".join(scenario.failover),
         "deadline_s": scenario.deadline_s,
+        "settings": dict(scenario.settings),
+        "router_settings": scenario.resolved_settings(),
         "load": scenario.load.as_dict(),
         "faults": [
             {"target": f.target, "kind": f.kind, "at_s": f.at_s, "duration_s": f.duration_s}

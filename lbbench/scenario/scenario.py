@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lbbench.core.config import FailoverConfig, RouterConfig
+from lbbench.core.settings import apply_settings, resolved
 from lbbench.core.strategies import STRATEGIES
 from lbbench.scenario.load import LoadSpec
 from lbbench.scenario.profiles import FleetProfile
@@ -36,6 +37,8 @@ class Scenario:
     seed: int = 1
     trials: int = 1
     deadline_s: float = 1.0
+    #: further router settings by dotted path (``lbbench.core.settings``)
+    settings: tuple[tuple[str, Any], ...] = ()
 
     def validate(self) -> None:
         """Raise ConfigError on bad routing input, before anything starts.
@@ -47,12 +50,13 @@ class Scenario:
 
     def router_config(self) -> RouterConfig:
         """Validates the routing part (raises ConfigError on bad input)."""
-        return RouterConfig(
+        config = RouterConfig(
             strategy=self.strategy,
             strategy_options=dict(self.strategy_options),
             failover=FailoverConfig(modes=self.failover),
             deadline_s=self.deadline_s,
         )
+        return apply_settings(config, dict(self.settings)) if self.settings else config
 
     @property
     def key(self) -> str:
@@ -60,10 +64,17 @@ class Scenario:
         load = self.load
         options = ",".join(f"{k}={v}" for k, v in self.strategy_options)
         strategy = f"{self.strategy}({options})" if options else self.strategy
-        return (
+        key = (
             f"{self.profile.name}/{strategy}/{'+'.join(self.failover)}/"
             f"{load.mode}-{load.arrival}-{load.shape}-{load.rate:g}rps-{load.duration_s:g}s"
         )
+        if self.settings:
+            key += "/" + ",".join(f"{path}={value}" for path, value in self.settings)
+        return key
+
+    def resolved_settings(self) -> dict[str, Any]:
+        """Every router setting of this scenario by path (empty for grpcio's policies)."""
+        return {} if is_grpc(self.strategy) else resolved(self.router_config())
 
     def expected_shares(self) -> dict[str, float]:
         # grpcio's policies know nothing of lbbench weights: even shares

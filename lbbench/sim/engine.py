@@ -206,6 +206,8 @@ class Simulation:
         self.now = 0.0
         self.events = 0
         self.latency_sum = 0.0  # exact, for the validation of means
+        #: called with (time, actions) for every batch of the router's actions (tests trace them)
+        self.on_actions: Callable[[float, list], None] | None = None
         self.samples: list[tuple[float, dict[str, int]]] = []
         # Arrivals and keys: the very stream the live generator's first
         # process draws from with this seed (loadgen seeds it seed * 1000).
@@ -406,11 +408,18 @@ class Simulation:
 
     # ------------------------------------------------------------ actions
 
+    def carry_out(self, actions: list) -> None:
+        """Carry out actions of the router got from outside the loop (a switch, a departure)."""
+        self._apply(actions, self.now)
+
     def _apply(self, actions: list, at: float) -> None:
         """Carry out the router's actions, as the balancer's event loop does."""
         hop = self.options.hop_s
         router = self.router
+        observe = self.on_actions
         while actions:
+            if observe is not None:
+                observe(at, actions)
             more: list = []  # what failed sends lead to
             for action in actions:
                 kind = type(action)

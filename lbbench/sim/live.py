@@ -56,6 +56,7 @@ def scenario_from_entry(entry: dict[str, Any], where: str) -> Scenario:
             seed=entry["seed"],
             trials=entry.get("trials_run", 1),
             deadline_s=entry.get("deadline_s", 1.0),
+            settings=tuple(entry.get("settings", {}).items()),
         )
     except (KeyError, TypeError) as error:
         raise ConfigError(where, f"cannot rebuild the scenario: {error}") from None

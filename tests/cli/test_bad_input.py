@@ -70,7 +70,7 @@ def test_a_bad_profile_is_one_line_naming_the_file_and_key(tmp_path, text, words
         (["balancer", "--strategy", "p3c"], ["strategy", "unknown strategy 'p3c'"]),
         (
             ["balancer", "--strategy", "maglev", "--option", "table_size=100"],
-            ["strategy.maglev.table_size", "prime"],
+            ["strategy_options.table_size", "prime"],
         ),
         (["target", "--targets", "uniform", "--id", "t7"], ["no target with id 't7'"]),
     ],

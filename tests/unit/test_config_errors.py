@@ -53,22 +53,22 @@ BAD = [
     (lambda: RouterConfig(deadline_s=0), "deadline_s", "> 0.0"),
     (
         lambda: RouterConfig(strategy="maglev", strategy_options={"table_size": 1000}),
-        "strategy.maglev.table_size",
+        "strategy_options.table_size",
         "prime",
     ),
     (
         lambda: RouterConfig(strategy="p2c", strategy_options={"choices": 3}),
-        "strategy.choices",
+        "strategy_options.choices",
         "p2c has no option 'choices'",
     ),
     (
         lambda: make_strategy("ring_hash", random.Random(), {"vnodes": "many"}),
-        "strategy.vnodes",
-        "expected int",
+        "strategy_options.vnodes",
+        "must be an integer",
     ),
     (
         lambda: make_strategy("ring_hash", random.Random(), {"load_factor": 0.9}),
-        "strategy.ring_hash.load_factor",
+        "strategy_options.load_factor",
         "> 1.0",
     ),
 ]

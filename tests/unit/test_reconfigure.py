@@ -55,7 +55,7 @@ def test_every_request_is_answered_across_a_switch(before, after):
     assert simulation.router.pending > 0  # requests, and their timers, in flight
     router = simulation.router
     config = replace(router.config, failover=FailoverConfig(modes=after))
-    simulation._apply(router.reconfigure(simulation.now, config), simulation.now)
+    simulation.carry_out(router.reconfigure(simulation.now, config))
     simulation.run()
     result = simulation.finish()
     requests = result["requests"]
@@ -78,6 +78,6 @@ def test_a_mode_kept_with_the_same_settings_keeps_its_state():
     eject = router.policy("eject")
     assert router.health_of(router.backends["t1"]) == "ejected"
     config = replace(router.config, failover=FailoverConfig(modes=("eject",)))
-    simulation._apply(router.reconfigure(simulation.now, config), simulation.now)
+    simulation.carry_out(router.reconfigure(simulation.now, config))
     assert router.policy("eject") is eject
     assert router.health_of(router.backends["t1"]) == "ejected"

@@ -2,34 +2,18 @@
 
 from __future__ import annotations
 
-import random
-
 import pytest
 
-from lbbench.core.backends import Backend
-from lbbench.core.config import RouterConfig
-from lbbench.core.router import Router
-from tests.unit.fleet import FakeBackend, Fleet, exponential
+from tests.unit.world import World, exponential, fleet, scenario
 
-FAST_MS, SLOW_MS = 2.0, 20.0
+FAST_S, SLOW_S = 0.002, 0.020
 
 
-def run_fleet(strategy: str, seed: int = 3, duration: float = 8.0, rate: float = 1500.0) -> Fleet:
-    ids = [f"t{i}" for i in range(5)]
-    router = Router(
-        RouterConfig(strategy=strategy, deadline_s=5.0),
-        [Backend(i) for i in ids],
-        rng=random.Random(seed),
-    )
-    backends = {
-        i: FakeBackend(i, exponential((SLOW_MS if i == "t4" else FAST_MS) / 1e3), capacity=4)
-        for i in ids
-    }
-    fleet = Fleet(router, backends, seed=seed)
-    fleet.poisson(rate, duration)
-    fleet.run(duration)
-    fleet.drain()
-    return fleet
+def run_fleet(strategy: str, seed: int = 3, duration: float = 8.0, rate: float = 1500.0) -> World:
+    latency = {f"t{i}": exponential(SLOW_S if i == 4 else FAST_S) for i in range(5)}
+    profile = fleet(latency, capacity=4)
+    sc = scenario(profile, strategy=strategy, rate=rate, duration_s=duration, deadline_s=5.0)
+    return World(sc, seed=seed).run()
 
 
 # strategy, the slow backend's largest acceptable share after warm-up. For
@@ -44,34 +28,28 @@ STEERING = [
 
 @pytest.mark.parametrize(("strategy", "max_share"), STEERING)
 def test_latency_aware_strategies_avoid_the_slow_backend(strategy, max_share):
-    fleet = run_fleet(strategy)
-    slow_share = fleet.shares(since=3.0)["t4"]
+    run = run_fleet(strategy)
+    slow_share = run.shares(since=3.0)["t4"]
     assert slow_share <= max_share, slow_share
-    assert fleet.outcome_counts()["ok"] == len(fleet.replies)
+    assert run.outcome_counts()["ok"] == len(run.replies)
 
 
 def test_load_blind_round_robin_does_not_avoid_it():
-    fleet = run_fleet("round_robin")
-    assert fleet.shares(since=3.0)["t4"] == pytest.approx(0.2, abs=0.01)
+    run = run_fleet("round_robin")
+    assert run.shares(since=3.0)["t4"] == pytest.approx(0.2, abs=0.01)
 
 
 def test_adaptive_records_why_it_switched():
-    fleet = run_fleet("adaptive")
-    strategy = fleet.router.strategy
+    run = run_fleet("adaptive")
+    strategy = run.router.strategy
     assert strategy.switches, "adaptive never left round robin"
     first = strategy.switches[0]
     assert (first.old, first.new) == ("weighted_round_robin", "peak_ewma")
     assert "diverged" in first.reason and "median" in first.reason
-    assert fleet.router.snapshot()["strategy_status"]["policy"] == "peak_ewma"
+    assert run.router.snapshot()["strategy_status"]["policy"] == "peak_ewma"
 
 
 def test_adaptive_stays_load_blind_while_backends_look_alike():
-    ids = [f"t{i}" for i in range(4)]
-    router = Router(
-        RouterConfig(strategy="adaptive"), [Backend(i) for i in ids], rng=random.Random(1)
-    )
-    fleet = Fleet(router, {i: FakeBackend(i, exponential(0.002), capacity=4) for i in ids})
-    fleet.poisson(800, 6.0)
-    fleet.run(6.0)
-    fleet.drain()
-    assert router.strategy.switches == []
+    profile = fleet({f"t{i}": exponential(0.002) for i in range(4)}, capacity=4)
+    run = World(scenario(profile, strategy="adaptive", rate=800, duration_s=6.0)).run()
+    assert run.router.strategy.switches == []

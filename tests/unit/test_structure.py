@@ -98,7 +98,9 @@ GRAPH = {name: imports_of(name) for name in MODULES}
 
 
 def layer(name: str) -> int:
-    return next(level for prefix, level in LAYERS if name == prefix or name.startswith(prefix + "."))
+    return next(
+        level for prefix, level in LAYERS if name == prefix or name.startswith(prefix + ".")
+    )
 
 
 def test_every_module_belongs_to_a_layer():

@@ -42,6 +42,7 @@ Policies act through the router: ``router.arm(at, self, kind, ref, tag)``,
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from lbbench.core.backends import BackendState
@@ -54,17 +55,9 @@ if TYPE_CHECKING:
     from lbbench.core.strategies import Pool
 
 
+@dataclass(frozen=True)
 class NoSettings:
     """Settings of a mode that has none."""
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self)
-
-    def __hash__(self) -> int:
-        return hash(type(self))
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
 
 
 class FailoverPolicy:

@@ -57,11 +57,11 @@ class Adaptive(Strategy):
         min_dwell_s: float = 2.0,
     ) -> None:
         super().__init__(rng)
-        check_number("strategy.adaptive.interval_s", interval_s, low=0.0, low_open=True)
-        check_number("strategy.adaptive.converge_ratio", converge_ratio, low=1.0)
-        check_number("strategy.adaptive.diverge_ratio", diverge_ratio, low=converge_ratio)
-        check_number("strategy.adaptive.min_samples", min_samples, low=1)
-        check_number("strategy.adaptive.min_dwell_s", min_dwell_s, low=0.0)
+        check_number("strategy_options.interval_s", interval_s, low=0.0, low_open=True)
+        check_number("strategy_options.converge_ratio", converge_ratio, low=1.0)
+        check_number("strategy_options.diverge_ratio", diverge_ratio, low=converge_ratio)
+        check_number("strategy_options.min_samples", min_samples, low=1)
+        check_number("strategy_options.min_dwell_s", min_dwell_s, low=0.0)
         self.interval_s = interval_s
         self.diverge_ratio = diverge_ratio
         self.converge_ratio = converge_ratio

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import inspect
 import random
 from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, ClassVar, Protocol
 
 from lbbench.core.backends import BackendState
 from lbbench.errors import ConfigError
+from lbbench.schema import convert, keyword_parameters
 
 NO_EXCLUSIONS: frozenset[BackendState] = frozenset()
 
@@ -131,9 +131,9 @@ def register(cls: type[Strategy]) -> type[Strategy]:
 
 def strategy_options(name: str) -> dict[str, Any]:
     """The options a strategy accepts, with their defaults."""
-    cls = strategy_class(name)
-    params = inspect.signature(cls.__init__).parameters
-    return {p.name: p.default for p in params.values() if p.kind is p.KEYWORD_ONLY}
+    return {
+        k: default for k, (_, default) in keyword_parameters(strategy_class(name).__init__).items()
+    }
 
 
 def strategy_class(name: str, where: str = "strategy") -> type[Strategy]:
@@ -152,18 +152,16 @@ def make_strategy(
 ) -> Strategy:
     """Build a strategy by registry name, checking its options by name and type."""
     cls = strategy_class(name, where)
-    allowed = strategy_options(name)
-    options = dict(options or {})
-    for key, value in options.items():
+    allowed = keyword_parameters(cls.__init__)
+    checked = {}
+    for key, value in (options or {}).items():
         if key not in allowed:
             known = ", ".join(sorted(allowed)) or "none"
-            raise ConfigError(f"{where}.{key}", f"{name} has no option {key!r} (options: {known})")
-        default = allowed[key]
-        if isinstance(default, bool) != isinstance(value, bool) or (
-            isinstance(default, int | float) and not isinstance(value, int | float)
-        ):
-            raise ConfigError(f"{where}.{key}", f"expected {type(default).__name__}, got {value!r}")
-    return cls(rng, **options)
+            raise ConfigError(
+                f"strategy_options.{key}", f"{name} has no option {key!r} (options: {known})"
+            )
+        checked[key] = convert(allowed[key][0], value, f"strategy_options.{key}")
+    return cls(rng, **checked)
 
 
 def two_distinct(

@@ -66,7 +66,7 @@ class _KeyHashing(Strategy):
 
     def __init__(self, rng: random.Random, bounded_load: bool, load_factor: float) -> None:
         super().__init__(rng)
-        check_number(f"strategy.{self.name}.load_factor", load_factor, low=1.0, low_open=True)
+        check_number("strategy_options.load_factor", load_factor, low=1.0, low_open=True)
         self.bounded_load = bounded_load
         self.load_factor = float(load_factor)
         self._universe: tuple[BackendState, ...] | None = None
@@ -162,8 +162,8 @@ class RingHash(_KeyHashing):
         load_factor: float = 1.25,
     ) -> None:
         super().__init__(rng, bounded_load, load_factor)
-        check_number("strategy.ring_hash.vnodes", vnodes, low=1)
-        check_number("strategy.ring_hash.max_ring_size", max_ring_size, low=1)
+        check_number("strategy_options.vnodes", vnodes, low=1)
+        check_number("strategy_options.max_ring_size", max_ring_size, low=1)
         self.vnodes = int(vnodes)
         self.max_ring_size = int(max_ring_size)
         self._hashes: list[int] = []
@@ -221,7 +221,7 @@ class Maglev(_KeyHashing):
             or not isinstance(table_size, int)
             or not is_prime(table_size)
         ):
-            raise ConfigError("strategy.maglev.table_size", f"must be a prime, got {table_size!r}")
+            raise ConfigError("strategy_options.table_size", f"must be a prime, got {table_size!r}")
         self.table_size = table_size
         self.size = table_size
 

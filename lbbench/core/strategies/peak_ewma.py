@@ -59,7 +59,7 @@ class PeakEwma(Strategy):
 
     def __init__(self, rng: random.Random, *, decay_s: float = 10.0) -> None:
         super().__init__(rng)
-        check_number("strategy.peak_ewma.decay_s", decay_s, low=0.0, low_open=True)
+        check_number("strategy_options.decay_s", decay_s, low=0.0, low_open=True)
         self.tau = float(decay_s)
         self._costs: dict[BackendState, PeakCost] = {}
 

@@ -62,11 +62,11 @@ class Probing(Strategy):
         hot_quantile: float = 0.8,
     ) -> None:
         super().__init__(rng)
-        check_number("strategy.probing.probes_per_request", probes_per_request, low=0.0, high=16)
-        check_number("strategy.probing.pool_size", pool_size, low=1)
-        check_number("strategy.probing.max_age_s", max_age_s, low=0.0, low_open=True)
-        check_number("strategy.probing.max_reuse", max_reuse, low=1)
-        check_number("strategy.probing.hot_quantile", hot_quantile, low=0.0, high=1.0)
+        check_number("strategy_options.probes_per_request", probes_per_request, low=0.0, high=16)
+        check_number("strategy_options.pool_size", pool_size, low=1)
+        check_number("strategy_options.max_age_s", max_age_s, low=0.0, low_open=True)
+        check_number("strategy_options.max_reuse", max_reuse, low=1)
+        check_number("strategy_options.hot_quantile", hot_quantile, low=0.0, high=1.0)
         self.probes_per_request = float(probes_per_request)
         self.pool_size = int(pool_size)
         self.max_age_s = float(max_age_s)

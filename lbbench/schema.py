@@ -1,0 +1,156 @@
+"""One declarative way to read TOML (or JSON, or a flag's value) into lbbench's config types.
+
+The types declare themselves: a frozen dataclass's annotated fields (or a
+constructor's annotated keyword parameters) say what a table may hold and
+of what type; ranges are checked where the type is built (``__post_init__``
+with ``lbbench.checks``). This module does the rest in one place:
+unknown keys are refused with the known ones listed, values are checked
+and converted against their annotations (an int is a float, a bool is not a
+number, a TOML array is a tuple, a table is a nested dataclass), and every
+error names where it happened as ``file: table.key``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar, Union
+
+from lbbench.errors import ConfigError
+
+T = TypeVar("T")
+
+
+def join(where: str, key: str) -> str:
+    if not where:
+        return key
+    return f"{where}{key}" if where.endswith(": ") else f"{where}.{key}"
+
+
+def _describe(annotation: Any) -> str:
+    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+
+
+def convert(annotation: Any, value: Any, where: str) -> Any:
+    """``value`` checked against ``annotation`` and converted (a ConfigError names ``where``)."""
+    origin = typing.get_origin(annotation)
+    if annotation is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        options = typing.get_args(annotation)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return convert(option, value, where)
+            except ConfigError as error:
+                errors.append(error)
+        raise errors[-1] if errors else ConfigError(where, f"unexpected {value!r}")
+    if annotation is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(where, f"must be true or false, got {value!r}")
+        return value
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(where, f"must be an integer, got {value!r}")
+        return value
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(where, f"must be a number, got {value!r}")
+        return float(value)
+    if annotation is str:
+        if not isinstance(value, str):
+            raise ConfigError(where, f"must be a string, got {value!r}")
+        return value
+    if origin is tuple:
+        args = typing.get_args(annotation)
+        if not isinstance(value, list | tuple):
+            raise ConfigError(where, f"must be an array, got {value!r}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(convert(args[0], v, f"{where}[{i}]") for i, v in enumerate(value))
+        if len(args) != len(value):
+            raise ConfigError(where, f"must have {len(args)} items, got {len(value)}")
+        return tuple(
+            convert(a, v, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, value, strict=True))
+        )
+    if origin in (Mapping, dict) or annotation in (Mapping, dict):
+        if not isinstance(value, Mapping):
+            raise ConfigError(where, f"must be a table, got {value!r}")
+        return dict(value)
+    if dataclasses.is_dataclass(annotation) and isinstance(annotation, type):
+        if isinstance(value, annotation):
+            return value
+        return load(annotation, value, where)
+    raise TypeError(f"{where}: no conversion for {_describe(annotation)}")  # a bug, not input
+
+
+def fields_of(cls: type) -> dict[str, Any]:
+    """A dataclass's settable fields and their annotations (ClassVars and private ones out)."""
+    hints = typing.get_type_hints(cls)
+    return {
+        f.name: hints[f.name]
+        for f in dataclasses.fields(cls)
+        if f.init and not f.name.startswith("_")
+    }
+
+
+def load(cls: type[T], data: Any, where: str, **extra: Any) -> T:
+    """Build dataclass ``cls`` from a table; ``extra`` are fields given by the caller.
+
+    Unknown keys are refused, every value is checked against its field's
+    annotation, and the type's own range checks run; any error names
+    ``where`` and the key. A type with a ``PATH`` (``failover.retry``) names
+    its fields by that path from the root of the settings; read from a
+    table at ``where``, the root is ``where`` without that path.
+    """
+    if not isinstance(data, Mapping):
+        raise ConfigError(where, f"must be a table, got {data!r}")
+    known = fields_of(cls)
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in known:
+            names = ", ".join(k for k in known if k not in extra)
+            raise ConfigError(join(where, key), f"unknown key (known: {names})")
+        kwargs[key] = convert(known[key], value, join(where, key))
+    kwargs.update(extra)
+    path = getattr(cls, "PATH", "")
+    root = where
+    if path and (where == path or where.endswith((f".{path}", f": {path}"))):
+        root = where[: -len(path)].rstrip(".")
+    return located(root, lambda: cls(**kwargs))
+
+
+def located(root: str, build: Callable[[], T]) -> T:
+    """Run ``build``; an error it raises about a path below ``root`` gets ``root`` in front.
+
+    Types check their ranges by paths of their own (``deadline_s``,
+    ``failover.retry.budget_ratio``); read from a table in a file, the
+    error should name the file and the table too.
+    """
+    try:
+        return build()
+    except ConfigError as error:
+        if root and root != ": " and not error.where.startswith(root.rstrip(": ")):
+            raise ConfigError(join(root, error.where), error.message) from None
+        raise
+
+
+def keyword_parameters(function: Callable[..., Any]) -> dict[str, tuple[Any, Any]]:
+    """A function's keyword-only parameters: name -> (annotation, default).
+
+    For types whose settings are constructor keywords (strategies), so they
+    are checked by ``convert`` like every dataclass field.
+    """
+    import inspect
+
+    hints = typing.get_type_hints(function)
+    return {
+        p.name: (hints.get(p.name, Any), p.default)
+        for p in inspect.signature(function).parameters.values()
+        if p.kind is p.KEYWORD_ONLY
+    }
