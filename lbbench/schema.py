@@ -82,11 +82,24 @@ def convert(annotation: Any, value: Any, where: str) -> Any:
         if not isinstance(value, Mapping):
             raise ConfigError(where, f"must be a table, got {value!r}")
         return dict(value)
+    if isinstance(annotation, type) and isinstance(value, annotation):
+        return value
+    from_table = getattr(annotation, "from_table", None)
+    if from_table is not None:  # a type with a table shape of its own (a latency model)
+        return from_table(value, where)
     if dataclasses.is_dataclass(annotation) and isinstance(annotation, type):
-        if isinstance(value, annotation):
-            return value
         return load(annotation, value, where)
     raise TypeError(f"{where}: no conversion for {_describe(annotation)}")  # a bug, not input
+
+
+def check_keys(data: Any, known: Any, where: str) -> Mapping[str, Any]:
+    """``data`` as a table, refusing keys outside ``known`` (listed in the error)."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(where, f"must be a table, got {data!r}")
+    for key in data:
+        if key not in known:
+            raise ConfigError(join(where, key), f"unknown key (known: {', '.join(known)})")
+    return data
 
 
 def fields_of(cls: type) -> dict[str, Any]:
@@ -118,6 +131,10 @@ def load(cls: type[T], data: Any, where: str, **extra: Any) -> T:
             raise ConfigError(join(where, key), f"unknown key (known: {names})")
         kwargs[key] = convert(known[key], value, join(where, key))
     kwargs.update(extra)
+    for f in dataclasses.fields(cls):
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        if f.init and required and f.name not in kwargs:
+            raise ConfigError(join(where, f.name), "missing")
     path = getattr(cls, "PATH", "")
     root = where
     if path and (where == path or where.endswith((f".{path}", f": {path}"))):
@@ -135,7 +152,7 @@ def located(root: str, build: Callable[[], T]) -> T:
     try:
         return build()
     except ConfigError as error:
-        if root and root != ": " and not error.where.startswith(root.rstrip(": ")):
+        if root and not error.where.startswith(root):
             raise ConfigError(join(root, error.where), error.message) from None
         raise
 

@@ -53,8 +53,9 @@ def run(args: argparse.Namespace) -> int:
     faults.add_column("kind", style="bold")
     faults.add_column("what the target does")
     faults.add_column("parameters")
-    for kind, (params, text) in FAULT_KINDS.items():
-        faults.add_row(kind, text, ", ".join(f"{k}={v:g}" for k, v in params.items()) or "-")
+    for name, kind in FAULT_KINDS.items():
+        params = ", ".join(f"{k}={v:g}" for k, v in kind.defaults().items())
+        faults.add_row(name, kind.description, params or "-")
     console.print(faults)
     profiles = Table(title="Fleet profiles (--targets)", title_justify="left")
     profiles.add_column("name", style="bold")

@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import time
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,9 @@ from lbbench.scenario.load import LoadSpec
 from lbbench.scenario.profiles import load_profile
 from lbbench.scenario.scenario import Scenario
 
-LOCUSTFILES = Path(__file__).resolve().parents[2] / "locustfiles"
+# Shipped in the package as lbbench.locustfiles (the top-level locustfiles/
+# folder of the source tree), so any install finds them.
+LOCUSTFILES = Path(str(resources.files("lbbench.locustfiles")))
 LOCUSTFILE = LOCUSTFILES / "zmq_balancer.py"
 GATEWAY_LOCUSTFILE = LOCUSTFILES / "grpc_gateway.py"
 

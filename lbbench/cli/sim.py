@@ -116,14 +116,11 @@ def scenarios_from_args(args: argparse.Namespace) -> tuple[list[Scenario], str]:
     if not any(getattr(args, flag) is not None for flag in SINGLE_FLAGS):
         if args.suite in SIM_SUITES:
             scenarios = SIM_SUITES[args.suite](seed=args.seed, trials=args.trials)
+        elif args.suite in SUITES:
+            scenarios = suite(args.suite, args.seed, args.trials)
         else:
-            try:
-                scenarios = suite(args.suite, args.seed, args.trials)
-            except ConfigError:
-                known = ", ".join([*SUITES, *SIM_SUITES])
-                raise ConfigError(
-                    "--suite", f"unknown suite {args.suite!r} (known: {known})"
-                ) from None
+            known = ", ".join([*SUITES, *SIM_SUITES])
+            raise ConfigError("--suite", f"unknown suite {args.suite!r} (known: {known})")
         if args.duration is not None:
             scenarios = [
                 dataclasses.replace(s, load=dataclasses.replace(s.load, duration_s=args.duration))

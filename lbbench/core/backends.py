@@ -8,7 +8,7 @@ from typing import Any
 
 from lbbench.errors import ConfigError
 
-_ID_MAX_BYTES = 255  # ZeroMQ routing ids are at most 255 bytes
+ID_MAX_BYTES = 255  # ZeroMQ routing ids are at most 255 bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,8 +28,8 @@ class Backend:
         where = f"backend {self.id!r}"
         if not isinstance(self.id, str) or not self.id:
             raise ConfigError("backend.id", "must be a non-empty string")
-        if len(self.id.encode()) > _ID_MAX_BYTES:
-            raise ConfigError(f"{where}.id", f"must be at most {_ID_MAX_BYTES} bytes")
+        if len(self.id.encode()) > ID_MAX_BYTES:
+            raise ConfigError(f"{where}.id", f"must be at most {ID_MAX_BYTES} bytes")
         if isinstance(self.weight, bool) or not isinstance(self.weight, int) or self.weight < 1:
             raise ConfigError(f"{where}.weight", f"must be an integer >= 1, got {self.weight!r}")
         if isinstance(self.tier, bool) or not isinstance(self.tier, int) or self.tier < 0:

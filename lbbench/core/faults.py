@@ -6,23 +6,65 @@ means the same everywhere. Times are seconds (``*_s``).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lbbench.core.latency import _positive
+from lbbench.checks import check_number
 from lbbench.errors import ConfigError
+from lbbench.schema import check_keys, fields_of, join, load
 
-# fault kind -> (its parameters with defaults, what it does)
-FAULT_KINDS: dict[str, tuple[dict[str, float], str]] = {
-    "error_rate": ({"p": 0.5}, "answers a fraction p of requests with an error"),
-    "slow": ({"factor": 4.0}, "service times multiplied by factor"),
-    "hang": ({}, "takes requests and never answers; heartbeats go on"),
-    "stall": ({}, "stops serving (requests queue up) until the fault ends, then catches up"),
-    "crash": ({}, "the process exits; the runner restarts it when the fault ends"),
-    "flap": ({"period_s": 1.0}, "partitioned for half of each period, then back"),
-    "drop": ({}, "a partition: requests and heartbeats silently lost both ways"),
-    "recover": ({}, "clears every fault"),
+
+@dataclass(frozen=True)
+class NoParams:
+    """A fault kind without parameters."""
+
+
+@dataclass(frozen=True)
+class ErrorRateParams:
+    p: float = 0.5  # the fraction of requests answered with an error
+
+    def __post_init__(self) -> None:
+        check_number("p", self.p, low=0.0, high=1.0)
+
+
+@dataclass(frozen=True)
+class SlowParams:
+    factor: float = 4.0  # service times are multiplied by it
+
+    def __post_init__(self) -> None:
+        check_number("factor", self.factor, low=0.0, low_open=True)
+
+
+@dataclass(frozen=True)
+class FlapParams:
+    period_s: float = 1.0  # partitioned for the first half of each period
+
+    def __post_init__(self) -> None:
+        check_number("period_s", self.period_s, low=0.0, low_open=True)
+
+
+@dataclass(frozen=True)
+class FaultKind:
+    """What a fault kind does, and its parameters (a dataclass with defaults)."""
+
+    description: str
+    Params: type = NoParams
+
+    def defaults(self) -> dict[str, float]:
+        return dataclasses.asdict(self.Params())
+
+
+FAULT_KINDS: dict[str, FaultKind] = {
+    "error_rate": FaultKind("answers a fraction p of requests with an error", ErrorRateParams),
+    "slow": FaultKind("service times multiplied by factor", SlowParams),
+    "hang": FaultKind("takes requests and never answers; heartbeats go on"),
+    "stall": FaultKind("stops serving (requests queue up) until the fault ends, then catches up"),
+    "crash": FaultKind("the process exits; the runner restarts it when the fault ends"),
+    "flap": FaultKind("partitioned for half of each period, then back", FlapParams),
+    "drop": FaultKind("a partition: requests and heartbeats silently lost both ways"),
+    "recover": FaultKind("clears every fault"),
 }
 
 
@@ -40,6 +82,13 @@ class Fault:
     duration_s: float | None = None
     params: tuple[tuple[str, float], ...] = ()
 
+    def __post_init__(self) -> None:
+        check_number("at_s", self.at_s, low=0.0)
+        if not self.target:
+            raise ConfigError("target", "missing (the id of the target to break)")
+        if self.duration_s is not None:
+            check_number("duration_s", self.duration_s, low=0.0, low_open=True)
+
     @property
     def end_s(self) -> float | None:
         return None if self.duration_s is None else self.at_s + self.duration_s
@@ -48,45 +97,34 @@ class Fault:
         """The control command that starts this fault."""
         return {"kind": self.kind, **dict(self.params)}
 
-
-def parse_fault(table: Any, where: str, targets: set[str] | None = None) -> Fault:
-    """A ``[[fault]]`` table: at_s, target, kind, optional duration_s and parameters."""
-    if not isinstance(table, Mapping):
-        raise ConfigError(where, "must be a table")
-    kind = table.get("kind")
-    if kind not in FAULT_KINDS:
-        raise ConfigError(
-            f"{where}.kind", f"unknown fault kind {kind!r} (known: {', '.join(FAULT_KINDS)})"
+    @classmethod
+    def from_table(cls, table: Any, where: str) -> Fault:
+        """A ``[[fault]]`` table: at_s, target, kind, optional duration_s, the kind's parameters."""
+        if not isinstance(table, Mapping):
+            raise ConfigError(where, f"must be a table, got {table!r}")
+        kind = table.get("kind")
+        if kind not in FAULT_KINDS:
+            raise ConfigError(
+                join(where, "kind"),
+                f"unknown fault kind {kind!r} (known: {', '.join(FAULT_KINDS)})",
+            )
+        params_type = FAULT_KINDS[kind].Params
+        common = ("at_s", "target", "kind", "duration_s")
+        check_keys(table, [*common, *fields_of(params_type)], where)
+        params = load(params_type, {k: v for k, v in table.items() if k not in common}, where)
+        return load(
+            cls,
+            {k: v for k, v in table.items() if k in common},
+            where,
+            params=tuple(dataclasses.asdict(params).items()),
         )
-    defaults, _ = FAULT_KINDS[kind]
-    allowed = {"at_s", "target", "kind", "duration_s", *defaults}
-    for key in table:
-        if key not in allowed:
-            raise ConfigError(f"{where}.{key}", f"unknown key for a {kind} fault")
-    if "at_s" not in table:
-        raise ConfigError(f"{where}.at_s", "missing (when the fault starts, in seconds)")
-    at_s = _positive(f"{where}.at_s", table["at_s"], zero_ok=True)
-    target = table.get("target")
-    if not isinstance(target, str) or not target:
-        raise ConfigError(f"{where}.target", "missing (the id of the target to break)")
-    if targets is not None and target not in targets:
-        raise ConfigError(f"{where}.target", f"no target with id {target!r}")
-    duration = table.get("duration_s")
-    if duration is not None:
-        duration = _positive(f"{where}.duration_s", duration)
-    params = []
-    for name, default in defaults.items():
-        value = _positive(f"{where}.{name}", table.get(name, default))
-        if name == "p" and value > 1:
-            raise ConfigError(f"{where}.p", f"must be <= 1, got {value!r}")
-        params.append((name, value))
-    return Fault(at_s, target, kind, duration, tuple(params))
 
 
 def parse_command(command: Any, where: str = "fault") -> dict[str, Any]:
     """Check a run-time fault command ``{"kind": ..., params}``; return it completed."""
-    fault = parse_fault({"at_s": 0, "target": "-", **command}, where)
-    return fault.command()
+    if not isinstance(command, Mapping):
+        raise ConfigError(where, f"must be a table, got {command!r}")
+    return Fault.from_table({"at_s": 0, "target": "-", **command}, where).command()
 
 
 class FaultState:

@@ -107,10 +107,10 @@ class Latency:
     def describe(self) -> str:
         return f"{self.dist}(" + ", ".join(f"{k}={v:g}" for k, v in self.params) + ")"
 
-
-def _positive(where: str, value: Any, *, zero_ok: bool = False) -> float:
-    check_number(where, value, low=0, low_open=not zero_ok)
-    return float(value)
+    @classmethod
+    def from_table(cls, table: Any, where: str) -> Latency:
+        """From a table such as ``{ dist = "exponential", mean_ms = 2.0 }`` (``parse_latency``)."""
+        return parse_latency(table, where)
 
 
 def parse_latency(table: Any, where: str) -> Latency:
@@ -133,7 +133,9 @@ def parse_latency(table: Any, where: str) -> Latency:
         if name not in table:
             raise ConfigError(f"{where}.{name}", f"missing (a {dist} latency needs it)")
         zero_ok = name in ("ms", "min_ms", "slow_fraction", "sigma")
-        params.append((name, _positive(f"{where}.{name}", table[name], zero_ok=zero_ok)))
+        value = table[name]
+        check_number(f"{where}.{name}", value, low=0, low_open=not zero_ok)
+        params.append((name, float(value)))
     latency = Latency(dist, tuple(params))
     p = dict(params)
     if dist == "uniform" and p["max_ms"] < p["min_ms"]:

@@ -5,16 +5,17 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from lbbench.core.backends import Backend
-from lbbench.core.faults import Fault, parse_fault
-from lbbench.core.latency import Latency, parse_latency
+from lbbench.checks import check_number
+from lbbench.core.backends import ID_MAX_BYTES, Backend
+from lbbench.core.faults import Fault
+from lbbench.core.latency import Latency
 from lbbench.errors import ConfigError
+from lbbench.schema import check_keys, convert, fields_of, load
 
-PROFILE_DIR = Path(__file__).resolve().parents[2] / "targets"
-DEFAULT_LATENCY = {"dist": "exponential", "mean_ms": 2.0}
 DEFAULT_CAPACITY = 4
 DEFAULT_LATENCY_MODEL = Latency("exponential", (("mean_ms", 2.0),))
 
@@ -28,6 +29,15 @@ class TargetSpec:
     tier: int = 0
     capacity: int = DEFAULT_CAPACITY
     latency: Latency = DEFAULT_LATENCY_MODEL
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            raise ConfigError("id", "must be a non-empty string")
+        check_number("weight", self.weight, low=1, integer=True)
+        check_number("tier", self.tier, low=0, integer=True)
+        check_number("capacity", self.capacity, low=1, integer=True)
+        if len(self.id.encode()) > ID_MAX_BYTES:  # it is the target's ZeroMQ routing id
+            raise ConfigError("id", f"must be at most {ID_MAX_BYTES} bytes")
 
     def backend(self) -> Backend:
         return Backend(self.id, self.weight, self.tier)
@@ -58,87 +68,73 @@ class FleetProfile:
         }
 
 
-def _int(where: str, value: Any, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigError(where, f"must be an integer >= {low}, got {value!r}")
-    return value
+@dataclass(frozen=True)
+class TargetDefaults:
+    """A profile's ``[defaults]``: what every target has unless it says otherwise."""
+
+    capacity: int = DEFAULT_CAPACITY
+    latency: Latency = DEFAULT_LATENCY_MODEL
 
 
 def parse_profile(data: Mapping[str, Any], source: str) -> FleetProfile:
-    """Validate a parsed TOML profile; every error names ``source`` and the key."""
-    known = {"name", "description", "defaults", "target", "fault"}
-    for key in data:
-        if key not in known:
-            raise ConfigError(
-                f"{source}: {key}", f"unknown key (known: {', '.join(sorted(known))})"
-            )
-    name = data.get("name", Path(source).stem)
-    if not isinstance(name, str) or not name:
-        raise ConfigError(f"{source}: name", "must be a non-empty string")
-    description = data.get("description", "")
-    if not isinstance(description, str):
-        raise ConfigError(f"{source}: description", "must be a string")
-    defaults = data.get("defaults", {})
-    if not isinstance(defaults, Mapping):
-        raise ConfigError(f"{source}: defaults", "must be a table")
-    for key in defaults:
-        if key not in ("capacity", "latency"):
-            raise ConfigError(f"{source}: defaults.{key}", "unknown key (capacity, latency)")
-    capacity = _int(f"{source}: defaults.capacity", defaults.get("capacity", DEFAULT_CAPACITY), 1)
-    latency = parse_latency(defaults.get("latency", DEFAULT_LATENCY), f"{source}: defaults.latency")
+    """A profile from its parsed TOML; every error names ``source`` and the key."""
+    where = f"{source}: "
+    check_keys(data, ("name", "description", "defaults", "target", "fault"), where)
+    name = convert(str, data.get("name", Path(source).stem), f"{where}name")
+    if not name:
+        raise ConfigError(f"{where}name", "must be a non-empty string")
+    description = convert(str, data.get("description", ""), f"{where}description")
+    defaults = load(TargetDefaults, data.get("defaults", {}), f"{where}defaults")
     tables = data.get("target")
     if not isinstance(tables, list) or not tables:
-        raise ConfigError(f"{source}: target", "needs at least one [[target]] table")
+        raise ConfigError(f"{where}target", "needs at least one [[target]] table")
     targets: list[TargetSpec] = []
     seen: set[str] = set()
     for index, table in enumerate(tables):
-        where = f"{source}: target[{index}]"
-        if not isinstance(table, Mapping):
-            raise ConfigError(where, "must be a table")
-        for key in table:
-            if key not in ("id", "weight", "tier", "capacity", "latency"):
-                raise ConfigError(
-                    f"{where}.{key}", "unknown key (id, weight, tier, capacity, latency)"
-                )
-        target_id = table.get("id")
-        if not isinstance(target_id, str) or not target_id:
-            raise ConfigError(f"{where}.id", "missing or not a string")
-        if target_id in seen:
-            raise ConfigError(f"{where}.id", f"duplicate target id {target_id!r}")
-        seen.add(target_id)
-        spec = TargetSpec(
-            id=target_id,
-            weight=_int(f"{where}.weight", table.get("weight", 1), 1),
-            tier=_int(f"{where}.tier", table.get("tier", 0), 0),
-            capacity=_int(f"{where}.capacity", table.get("capacity", capacity), 1),
-            latency=parse_latency(table["latency"], f"{where}.latency")
-            if "latency" in table
-            else latency,
-        )
-        spec.backend()  # checks the id's length
+        at = f"{where}target[{index}]"
+        table = check_keys(table, fields_of(TargetSpec), at)
+        given = {"capacity": defaults.capacity, "latency": defaults.latency, **table}
+        spec = load(TargetSpec, given, at)
+        if spec.id in seen:
+            raise ConfigError(f"{at}.id", f"duplicate target id {spec.id!r}")
+        seen.add(spec.id)
         targets.append(spec)
     faults_data = data.get("fault", [])
     if not isinstance(faults_data, list):
-        raise ConfigError(f"{source}: fault", "must be an array of [[fault]] tables")
-    faults = tuple(
-        parse_fault(table, f"{source}: fault[{i}]", seen) for i, table in enumerate(faults_data)
-    )
-    return FleetProfile(name, description, tuple(targets), faults, source)
+        raise ConfigError(f"{where}fault", "must be an array of [[fault]] tables")
+    faults = []
+    for index, table in enumerate(faults_data):
+        fault = Fault.from_table(table, f"{where}fault[{index}]")
+        if fault.target not in seen:
+            raise ConfigError(
+                f"{where}fault[{index}].target", f"no target with id {fault.target!r}"
+            )
+        faults.append(fault)
+    return FleetProfile(name, description, tuple(targets), tuple(faults), source)
+
+
+def shipped() -> dict[str, Path]:
+    """The profiles that come with lbbench, by name (``lbbench.targets``, in any install)."""
+    folder = resources.files("lbbench.targets")
+    return {
+        Path(entry.name).stem: Path(str(entry))
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name)
+        if entry.name.endswith(".toml")
+    }
 
 
 def resolve(name_or_path: str) -> Path:
-    """A profile path from a path or a bare name (looked up in targets/)."""
+    """A profile path from a path or a bare name (one of the shipped profiles)."""
     path = Path(name_or_path)
     if path.suffix == ".toml" and path.exists():
         return path
-    candidate = PROFILE_DIR / f"{name_or_path}.toml"
-    if candidate.exists():
-        return candidate
+    known = shipped()
+    if name_or_path in known:
+        return known[name_or_path]
     if path.exists():
         return path
-    known = ", ".join(p.stem for p in sorted(PROFILE_DIR.glob("*.toml")))
     raise ConfigError(
-        "--targets", f"no profile {name_or_path!r} (a .toml path, or one of: {known})"
+        "--targets", f"no profile {name_or_path!r} (a .toml path, or one of: {', '.join(known)})"
     )
 
 
@@ -154,4 +150,4 @@ def load_profile(name_or_path: str) -> FleetProfile:
 
 
 def list_profiles() -> list[FleetProfile]:
-    return [load_profile(str(p)) for p in sorted(PROFILE_DIR.glob("*.toml"))]
+    return [load_profile(str(path)) for path in shipped().values()]

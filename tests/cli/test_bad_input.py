@@ -21,7 +21,7 @@ def lbbench(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]
 PROFILES = [
     # file text, words the error must contain
     ('name = "x"\n[[target]\nid = 1', "invalid TOML"),
-    ('[[target]]\nid = "t0"\nweight = 0', "target[0].weight: must be an integer >= 1"),
+    ('[[target]]\nid = "t0"\nweight = 0', "target[0].weight: must be >= 1"),
     ('[[target]]\nid = "t0"\n[[target]]\nid = "t0"', "target[1].id: duplicate target id"),
     (
         '[[target]]\nid = "t0"\n[[fault]]\nat_s = 1\ntarget = "t0"\nkind = "melt"',

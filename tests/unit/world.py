@@ -33,7 +33,7 @@ def fixed(seconds: float) -> Latency:
 
 def fault(target: str, kind: str, at_s: float = 0.0, until_s: float | None = None, **params):
     """A fault on ``target`` from ``at_s`` (until ``until_s``, or the end)."""
-    defaults = dict(FAULT_KINDS[kind][0])
+    defaults = FAULT_KINDS[kind].defaults()
     defaults.update(params)
     duration = None if until_s is None else until_s - at_s
     return Fault(at_s, target, kind, duration, tuple(defaults.items()))

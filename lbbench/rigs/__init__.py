@@ -1,0 +1,2 @@
+"""The drivers of live trials: the Rig protocol, child processes, the live ZeroMQ rig
+and its load generator."""

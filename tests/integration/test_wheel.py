@@ -1,0 +1,91 @@
+"""A wheel works: built from the source tree, installed into a fresh virtualenv, run elsewhere.
+
+The wheel must carry the fleet profiles and the locustfiles (the
+top-level targets/ and locustfiles/ folders, mapped into the package),
+so that a plain install can run ``lbbench list``, a live run and Locust
+from any folder. The fresh virtualenv takes lbbench from the wheel alone;
+its dependencies come from the test's own environment (a path entry, not
+an install), so nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import site
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lbbench.results.files import read_result
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCES = ("pyproject.toml", "README.md", "lbbench", "targets", "locustfiles")
+
+
+def run(*command: str | Path, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
+    done = subprocess.run(
+        [str(c) for c in command], cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
+    assert done.returncode == 0, f"{command}: {done.stderr[-2000:]}"
+    return done
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    """The bin folder of a fresh virtualenv with lbbench installed from its wheel."""
+    work = tmp_path_factory.mktemp("wheel")
+    source = work / "source"
+    for name in SOURCES:  # a copy: building leaves build/ and egg-info behind
+        if (ROOT / name).is_dir():
+            shutil.copytree(
+                ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__")
+            )
+        else:
+            source.mkdir(exist_ok=True)
+            shutil.copy2(ROOT / name, source / name)
+    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+        ".", "-w", work / "dist", cwd=source)  # fmt: skip
+    (wheel,) = (work / "dist").glob("lbbench-*.whl")
+    venv = work / "venv"
+    run(sys.executable, "-m", "venv", venv, cwd=work)
+    python = venv / "bin" / "python"
+    packages = run(python, "-c", "import site; print(site.getsitepackages()[0])", cwd=work)
+    # the dependencies, as a plain path entry (no .pth of this environment runs there)
+    Path(packages.stdout.strip(), "dependencies.pth").write_text(
+        "\n".join(site.getsitepackages()) + "\n"
+    )
+    run(python, "-m", "pip", "install", "--no-deps", "--no-index", "-q", wheel, cwd=work)
+    where = run(python, "-c", "import lbbench; print(lbbench.__file__)", cwd=work)
+    assert str(venv) in where.stdout, "lbbench must come from the wheel, not the checkout"
+    return venv / "bin"
+
+
+def test_the_wheel_carries_its_profiles_and_locustfiles(installed, tmp_path):
+    done = run(installed / "lbbench", "list", cwd=tmp_path)
+    for name in ("heterogeneous", "crash-recover", "smoke", "uniform"):
+        assert name in done.stdout
+
+
+def test_a_live_run_from_the_wheel_in_another_folder(installed, tmp_path):
+    run(
+        installed / "lbbench", "run", "--targets", "heterogeneous", "--rate", "200",
+        "--duration", "1", "--out", tmp_path / "out", cwd=tmp_path,
+    )  # fmt: skip
+    (path,) = (tmp_path / "out").glob("*.json")
+    (scenario,) = read_result(path)["scenarios"]
+    requests = scenario["summary"]["requests"]
+    assert requests["sent"] > 100 and requests["lost"] == 0
+    assert scenario["profile"] == "heterogeneous"
+
+
+def test_locust_from_the_wheel_in_another_folder(installed, tmp_path):
+    done = run(
+        installed / "lbbench", "locust", "--targets", "uniform", "--out", tmp_path / "out",
+        "--headless", "-u", "4", "-r", "4", "-t", "2s", "--json", cwd=tmp_path,
+    )  # fmt: skip
+    stats = json.loads(done.stdout)
+    assert sum(entry["num_requests"] for entry in stats) > 0
+    assert len(list((tmp_path / "out").glob("*.json"))) == 1
