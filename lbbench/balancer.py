@@ -21,7 +21,6 @@ import signal
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 import zmq
@@ -29,9 +28,10 @@ import zmq
 from lbbench import protocol as p
 from lbbench.core.actions import Arm, Cancel, Probe, Reply, Send
 from lbbench.core.backends import Backend
-from lbbench.core.config import FailoverConfig, RouterConfig, parse_failover
+from lbbench.core.config import RouterConfig, parse_failover
 from lbbench.core.faults import parse_command
 from lbbench.core.router import Router
+from lbbench.core.settings import apply_settings, resolved
 from lbbench.errors import ConfigError, LbbenchError
 from lbbench.vocabulary import MALFORMED
 
@@ -263,17 +263,30 @@ class Balancer:
         return {"ok": True, "target": target, "fault": command}
 
     def _set(self, request: dict[str, Any], now: float) -> dict[str, Any]:
-        config = self.router.config
-        if "strategy" in request:
-            config = replace(
-                config,
-                strategy=request["strategy"],
-                strategy_options=request.get("options", {}),
+        """Switch strategy (and its ``options``), ``failover`` modes, or any ``settings`` by path.
+
+        Everything asked is checked before anything changes; a key the
+        command does not know is refused, so nothing is silently ignored.
+        """
+        unknown = sorted(set(request) - {"cmd", "strategy", "options", "failover", "settings"})
+        if unknown:
+            raise ConfigError(
+                f"set.{unknown[0]}", "unknown key (strategy, options, failover, settings)"
             )
+        settings: dict[str, Any] = {}
+        if "strategy" in request:
+            settings["strategy"] = request["strategy"]
+            options = request.get("options", {})
+            if not isinstance(options, dict):
+                raise ConfigError("set.options", "must be an object of option: value")
+            settings.update({f"strategy_options.{k}": v for k, v in options.items()})
         if "failover" in request:
-            modes = parse_failover(str(request["failover"]), "failover")
-            config = replace(config, failover=replace(config.failover, modes=modes))
-            FailoverConfig(modes=modes)
+            settings["failover.modes"] = parse_failover(str(request["failover"]), "failover")
+        given = request.get("settings", {})
+        if not isinstance(given, dict):
+            raise ConfigError("set.settings", "must be an object of path: value")
+        settings.update(given)
+        config = apply_settings(self.router.config, settings)
         self._execute(self.router.reconfigure(now, config), now)
         return {"ok": True, "strategy": config.strategy, "failover": config.failover.label}
 
@@ -288,6 +301,7 @@ class Balancer:
                 "malformed": self.malformed,
                 "events_total": len(self.router.events),
                 "endpoints": self.endpoints,
+                "settings": resolved(self.router.config),
             }
         )
         return snapshot

@@ -9,6 +9,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from lbbench.core.config import FailoverConfig, RouterConfig, parse_failover
+from lbbench.core.settings import apply_settings
 from lbbench.errors import ConfigError
 
 EXIT_USAGE = 2
@@ -45,18 +46,23 @@ def as_flags(flags: Mapping[str, str]) -> Iterator[None]:
         raise
 
 
-def parse_options(pairs: list[str]) -> dict[str, Any]:
-    """Strategy options from ``--option name=value`` (value parsed as TOML)."""
+def parse_options(pairs: list[str], flag: str = "--option") -> dict[str, Any]:
+    """``name=value`` pairs (``--option``, ``--set``); a value is read as TOML, else as text."""
     options: dict[str, Any] = {}
     for pair in pairs:
         name, sep, text = pair.partition("=")
-        if not sep or not name:
-            raise ConfigError("--option", f"expected name=value, got {pair!r}")
+        if not sep or not name.strip():
+            raise ConfigError(flag, f"expected name=value, got {pair!r}")
         try:
             options[name.strip()] = tomllib.loads(f"v = {text.strip()}")["v"]
         except tomllib.TOMLDecodeError:
             options[name.strip()] = text.strip()
     return options
+
+
+def parse_settings(pairs: list[str]) -> dict[str, Any]:
+    """Router settings from ``--set PATH=VALUE`` (checked when the configuration is built)."""
+    return parse_options(pairs, "--set")
 
 
 def add_routing(parser: argparse.ArgumentParser) -> None:
@@ -70,17 +76,29 @@ def add_routing(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--deadline", type=float, default=1.0, help="request deadline, seconds")
     parser.add_argument("--max-pending", type=int, default=10_000, help="then: overloaded")
+    add_set(parser)
+
+
+def add_set(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--set",
+        action="append",
+        metavar="PATH=VALUE",
+        help="any router setting by its path, e.g. failover.retry.budget_ratio=0.2 "
+        "(repeatable; `lbbench list` shows every path)",
+    )
 
 
 def router_config(args: argparse.Namespace) -> RouterConfig:
-    """The router's configuration from the routing flags."""
-    return RouterConfig(
+    """The router's configuration from the routing flags and ``--set``."""
+    config = RouterConfig(
         strategy=args.strategy,
         strategy_options=parse_options(args.option or []),
         failover=FailoverConfig(modes=parse_failover(args.failover)),
         deadline_s=args.deadline,
         max_pending=args.max_pending,
     )
+    return apply_settings(config, parse_settings(args.set or []))
 
 
 def scenarios_from_flags(
@@ -102,6 +120,7 @@ def scenarios_from_flags(
             seed=args.seed,
             trials=args.trials,
             deadline_s=args.deadline,
+            settings=tuple(parse_settings(args.set or []).items()),
         )
         for strategy in strategies
     ]

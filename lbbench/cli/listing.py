@@ -20,6 +20,7 @@ def run(args: argparse.Namespace) -> int:
 
     from lbbench.core.failover import FAILOVER
     from lbbench.core.faults import FAULT_KINDS
+    from lbbench.core.settings import every_setting
     from lbbench.core.strategies import STRATEGIES, strategy_options
     from lbbench.rpc.policies import MODES as GRPC_MODES
     from lbbench.rpc.policies import POLICIES as GRPC_POLICIES
@@ -49,6 +50,16 @@ def run(args: argparse.Namespace) -> int:
     for name, policy in FAILOVER.items():
         modes.add_row(name, policy.summary)
     console.print(modes)
+    settings = Table(
+        title="Router settings (--set PATH=VALUE), with their defaults",
+        title_justify="left",
+    )
+    settings.add_column("path", style="bold", no_wrap=True)
+    settings.add_column("default")
+    for path, value in every_setting().items():
+        settings.add_row(path, repr(value))
+    settings.add_row("strategy_options.<option>", "per strategy (see the strategies above)")
+    console.print(settings)
     faults = Table(title=escape("Fault kinds ([[fault]] in a profile)"), title_justify="left")
     faults.add_column("kind", style="bold")
     faults.add_column("what the target does")

@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 from typing import Any
 
-from lbbench.cli.common import LOAD_FLAGS, as_flags, scenarios_from_flags
+from lbbench.cli.common import LOAD_FLAGS, add_set, as_flags, scenarios_from_flags
 from lbbench.errors import ConfigError
 
 
@@ -17,6 +17,7 @@ def add_parser(commands: Any) -> None:
     run.add_argument("--strategy", help="one strategy (runs a single scenario)")
     run.add_argument("--failover", help="failover modes, comma separated")
     run.add_argument("--option", action="append", metavar="NAME=VALUE", help="strategy option")
+    add_set(run)
     run.add_argument("--rate", type=float, help="offered requests per second")
     run.add_argument("--arrival", default="poisson", help="poisson or constant")
     run.add_argument("--shape", default="flat", help="flat, step or ramp")
@@ -40,7 +41,9 @@ def run_command(args: argparse.Namespace) -> int:
     from lbbench.scenario.profiles import load_profile
     from lbbench.scenario.suites import suite
 
-    single = any(v is not None for v in (args.strategy, args.failover, args.targets, args.rate))
+    single = any(
+        v is not None for v in (args.strategy, args.failover, args.targets, args.rate, args.set)
+    )
     if args.trials < 1:
         raise ConfigError("--trials", f"must be >= 1, got {args.trials}")
     if single:

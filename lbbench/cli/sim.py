@@ -8,19 +8,19 @@ import sys
 from typing import Any
 
 from lbbench.checks import check_number
-from lbbench.cli.common import LOAD_FLAGS, as_flags, scenarios_from_flags
+from lbbench.cli.common import LOAD_FLAGS, add_set, as_flags, scenarios_from_flags
 from lbbench.core.latency import parse_latency
 from lbbench.errors import ConfigError
 from lbbench.scenario.fleets import rate_for_utilization, synthetic_fleet
 from lbbench.scenario.load import LoadSpec
 from lbbench.scenario.profiles import load_profile
 from lbbench.scenario.scenario import Scenario
-from lbbench.sim.engine import SimOptions
+from lbbench.sim.options import SimOptions
 from lbbench.sim.study import SIM_SUITES, pivot
 from lbbench.sim.validate import Check
 
 SINGLE_FLAGS = (
-    "strategy", "failover", "targets", "backends", "rate", "utilization", "requests",
+    "strategy", "failover", "targets", "backends", "rate", "utilization", "requests", "set",
 )  # fmt: skip
 
 
@@ -43,6 +43,7 @@ def add_parser(commands: Any) -> None:
     sim.add_argument("--strategy", help="strategies, comma separated: one scenario each")
     sim.add_argument("--failover", help="failover modes, comma separated")
     sim.add_argument("--option", action="append", metavar="NAME=VALUE", help="strategy option")
+    add_set(sim)
     rate = sim.add_mutually_exclusive_group()
     rate.add_argument("--rate", type=float, help="offered requests per second")
     rate.add_argument(

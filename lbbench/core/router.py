@@ -27,15 +27,18 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from lbbench.core.actions import Action, Arm, Cancel, HealthEvent, Probe, Reply, Send, Timer
 from lbbench.core.backends import Backend, BackendState, check_unique_ids
+from lbbench.core.composition import Composition
 from lbbench.core.config import RouterConfig
-from lbbench.core.failover import FAILOVER, FailoverPolicy, overrides
+from lbbench.core.failover import FailoverPolicy
+from lbbench.core.pools import PoolSet, build_pools
 from lbbench.core.records import Attempt, Request, RouterStats
-from lbbench.core.strategies import Pool, make_strategy
+from lbbench.core.strategies import make_strategy
+from lbbench.core.views import health_word, snapshot
 from lbbench.vocabulary import ERROR, OK, OVERLOADED, TIMEOUT, UNAVAILABLE, Health
 
 DEADLINE = "deadline"  # a request's own deadline (always arrival + deadline_s: in order)
@@ -76,7 +79,7 @@ class Router:
     ) -> None:
         self.rng = rng
         self.backends: dict[str, BackendState] = {}
-        self.policies: list[FailoverPolicy] = []
+        self.hooks = Composition()
         self._deadlines = _Deadlines(self)
         self._out: list[Action] = []
         self._configure(config)
@@ -84,8 +87,7 @@ class Router:
         self._attempts: dict[int, Attempt] = {}
         self._next_attempt = 0
         self._joined: tuple[BackendState, ...] = ()
-        self._pools: list[Pool] = []
-        self._cumulative: list[float] = []
+        self._pools = PoolSet([], [], 0, False)
         self._dirty = True
         self._membership_changed = True
         self.panic = False
@@ -108,51 +110,9 @@ class Router:
             config.strategy_options,
         ):
             self.strategy = make_strategy(config.strategy, self.rng, config.strategy_options)
-        failover = config.failover
-        current = {p.name: p for p in self.policies}
-        policies: list[FailoverPolicy] = []
-        started: list[FailoverPolicy] = []
-        for name, cls in FAILOVER.items():  # registry order is composition order
-            if not failover.has(name):
-                continue
-            settings = failover.of(name)
-            kept = current.pop(name, None)
-            if kept is not None and kept.settings == settings:
-                policies.append(kept)
-                continue
-            if kept is not None:
-                kept.stop()
-            policy = cls(settings, self)
-            policies.append(policy)
-            started.append(policy)
-        for gone in current.values():
-            gone.stop()
-        self.policies = policies
-        self._compose()
+        started = self.hooks.take(config.failover, self)
         self._membership_changed = self._dirty = True
         return started
-
-    def _compose(self) -> None:
-        """The hooks of the policies in force, in order (only those a policy overrides)."""
-
-        def hooks(name: str) -> list[Callable[..., Any]]:
-            return [getattr(p, name) for p in self.policies if overrides(p, name)]
-
-        self._on_request = hooks("on_request")
-        self._on_dispatched = hooks("on_dispatched")
-        self._on_send = hooks("on_send")
-        self._on_done = hooks("on_attempt_done")
-        self._on_cancelled = hooks("on_attempt_cancelled")
-        self._on_failure = hooks("on_failure")
-        self._admits = hooks("admits")
-        self._healthy = hooks("healthy")
-        partitions = hooks("partition")
-        self._partition = partitions[0] if partitions else None
-        self._on_join = hooks("on_join")
-        self._on_leave = hooks("on_leave")
-        self._on_heartbeat = hooks("on_heartbeat")
-        self._health = hooks("health")
-        self._describe = hooks("describe")
 
     def reconfigure(self, now: float, config: RouterConfig) -> list[Action]:
         """Switch strategy, failover modes or settings at run time.
@@ -170,21 +130,23 @@ class Router:
         return out
 
     @property
+    def policies(self) -> list[FailoverPolicy]:
+        """The failover policies in force, in the order their hooks run."""
+        return self.hooks.policies
+
+    @property
     def in_order_timers(self) -> frozenset[str]:
         """Timer kinds that come due in the order they are armed (deadlines, per-try timeouts)."""
-        kinds = {DEADLINE}
-        for policy in self.policies:
-            kinds |= policy.in_order_timers
-        return frozenset(kinds)
+        return self.hooks.in_order_timers | {DEADLINE}
 
     @property
     def needs_heartbeats(self) -> bool:
         """Whether any policy in force reads heartbeats (drivers may skip them otherwise)."""
-        return any(p.needs_heartbeats for p in self.policies)
+        return self.hooks.needs_heartbeats
 
     def policy(self, name: str) -> FailoverPolicy | None:
         """The policy of mode ``name`` in force, if any."""
-        return next((p for p in self.policies if p.name == name), None)
+        return self.hooks.policy(name)
 
     # ------------------------------------------------------------ public events
 
@@ -210,19 +172,19 @@ class Router:
         deadline = now + self.config.deadline_s
         request = Request(rid, key, now, deadline)
         self._requests[rid] = request
-        for hook in self._on_request:
+        for hook in self.hooks.on_request:
             hook(request, now)
         if self._dirty:
             self._rebuild_pools()
-        if self._pools:
-            for backend in self.strategy.probes(self._pools[0], now):
+        if self._pools.pools:
+            for backend in self.strategy.probes(self._pools.pools[0], now):
                 stats.probes += 1
                 out.append(Probe(backend.id))
         if not self.send(request, now):
             self.finish(request, now, UNAVAILABLE, "")
             return out
         out.append(Arm(deadline, Timer(self._deadlines, DEADLINE, request, None)))
-        for hook in self._on_dispatched:
+        for hook in self.hooks.on_dispatched:
             hook(request, now)
         return out
 
@@ -266,7 +228,7 @@ class Router:
         """A heartbeat from ``backend_id`` arrived (unknown ids are ignored)."""
         backend = self.backends.get(backend_id)
         if backend is not None and backend.joined:
-            for hook in self._on_heartbeat:
+            for hook in self.hooks.on_heartbeat:
                 hook(backend, now)
 
     def on_probe_reply(self, now: float, backend_id: str, in_flight: int, latency: float) -> None:
@@ -290,7 +252,7 @@ class Router:
         if backend is None or not backend.joined:
             return out
         backend.joined = False
-        for hook in self._on_leave:
+        for hook in self.hooks.on_leave:
             hook(backend, now)
         self._membership_changed = self._dirty = True
         self.note(now, backend, Health.LEAVE, "")
@@ -351,7 +313,7 @@ class Router:
         self.strategy.on_send(backend, now)
         self.stats.attempts += 1
         self._out.append(Send(aid, request.rid, backend.id, extra))
-        for hook in self._on_send:
+        for hook in self.hooks.on_send:
             hook(record, now)
         return True
 
@@ -395,43 +357,11 @@ class Router:
 
     def health_of(self, backend: BackendState) -> str:
         """One word for people: left, ejected, down, open, half_open or healthy."""
-        if not backend.joined:
-            return "left"
-        for hook in self._health:
-            word = hook(backend)
-            if word:
-                return word
-        return "healthy"
+        return health_word(backend, self.hooks.health)
 
     def snapshot(self) -> dict[str, Any]:
         """Counters, health and strategy state, for the stats endpoint and results."""
-        backends = []
-        for b in self.backends.values():
-            row = {
-                "id": b.id,
-                "weight": b.weight,
-                "tier": b.tier,
-                "health": self.health_of(b),
-                "in_flight": b.in_flight,
-                "sent": b.sent,
-                "ok": b.ok,
-                "errors": b.errors,
-                "timeouts": b.timeouts,
-                "cancelled": b.cancelled,
-                "latency_ewma_s": b.latency_ewma,
-            }
-            for describe in self._describe:
-                row.update(describe(b))
-            backends.append(row)
-        return {
-            "strategy": self.config.strategy,
-            "failover": self.config.failover.label,
-            "pending": len(self._requests),
-            "panic": self.panic,
-            "stats": self.stats.as_dict(),
-            "strategy_status": self.strategy.status(),
-            "backends": backends,
-        }
+        return snapshot(self)
 
     # ------------------------------------------------------------ membership and pools
 
@@ -441,7 +371,7 @@ class Router:
             state = BackendState(backend)
             self.backends[backend.id] = state
         elif state.joined and state.backend == backend:
-            for hook in self._on_heartbeat:  # announcing itself again is a sign of life
+            for hook in self.hooks.on_heartbeat:  # announcing itself again is a sign of life
                 hook(state, now)
             return
         else:
@@ -449,7 +379,7 @@ class Router:
             state.weight = backend.weight
             state.tier = backend.tier
         state.joined = True
-        for hook in self._on_join:
+        for hook in self.hooks.on_join:
             hook(state, now)
         self._membership_changed = self._dirty = True
         self.note(now, state, Health.JOIN, f"weight {backend.weight} tier {backend.tier}")
@@ -459,65 +389,31 @@ class Router:
         if self._membership_changed:
             self._membership_changed = False
             self._joined = tuple(b for b in self.backends.values() if b.joined)
+        hooks = self.hooks
         joined = self._joined
-        admits = self._admits
-        healthy_hooks = self._healthy
-        admitted = [b for b in joined if all(a(b) for a in admits)] if admits else list(joined)
-        healthy = (
-            [b for b in admitted if all(h(b) for h in healthy_hooks)] if healthy_hooks else admitted
+        pools = build_pools(
+            joined, hooks.admits, hooks.healthy, hooks.partition, self.config.panic_threshold
         )
-        panic = self.config.panic_threshold > 0 and len(healthy) < (
-            self.config.panic_threshold * len(joined)
-        )
-        if panic != self.panic:
-            self.panic = panic
-            if panic:
+        if pools.panic != self.panic:
+            self.panic = pools.panic
+            if pools.panic:
                 self.stats.panics += 1
             self.events.append(
                 HealthEvent(
                     self._now,
                     "",
-                    Health.PANIC if panic else Health.CALM,
-                    f"{len(healthy)} of {len(joined)} healthy",
+                    Health.PANIC if pools.panic else Health.CALM,
+                    f"{pools.healthy} of {len(joined)} healthy",
                 )
             )
-        members = admitted if panic else healthy
-        for backend in joined:
-            backend.pool = None
-        if self._partition is None:
-            shares = [(Pool(members, joined), 1.0)] if members else []
-        else:
-            shares = [(p, s) for p, s in self._partition(members, joined) if s > 0 and p.members]
-        total = sum(share for _, share in shares)
-        cumulative = []
-        running = 0.0
-        for _, share in shares:
-            running += share / total
-            cumulative.append(running)
-        pools = [pool for pool, _ in shares]
-        for pool in pools:
-            for backend in pool.members:
-                backend.pool = pool
         self._pools = pools
-        self._cumulative = cumulative
-
-    def _pools_in_order(self) -> list[Pool]:
-        """The pools to try for one pick: a tier drawn by its load first, then the rest."""
-        if self._dirty:
-            self._rebuild_pools()
-        pools = self._pools
-        if len(pools) <= 1:
-            return pools
-        u = self.rng.random()
-        for index, bound in enumerate(self._cumulative):
-            if u < bound:
-                return [pools[index], *pools[:index], *pools[index + 1 :]]
-        return pools
 
     # ------------------------------------------------------------ attempts
 
     def _choose(self, request: Request, now: float) -> BackendState | None:
-        pools = self._pools_in_order()
+        if self._dirty:
+            self._rebuild_pools()
+        pools = self._pools.in_order(self.rng.random)
         if not pools:
             return None
         strategy = self.strategy
@@ -551,7 +447,7 @@ class Router:
         if outcome is None:
             backend.cancelled += 1
             self.stats.cancelled += 1
-            for hook in self._on_cancelled:
+            for hook in self.hooks.on_attempt_cancelled:
                 hook(record, now)
             return
         latency = now - record.sent_at
@@ -563,7 +459,7 @@ class Router:
             backend.timeouts += 1
         else:
             backend.errors += 1
-        for hook in self._on_done:
+        for hook in self.hooks.on_attempt_done:
             hook(record, outcome, latency, now)
         self.strategy.on_done(backend, latency, ok, now)
 
@@ -579,7 +475,7 @@ class Router:
 
     def _failover(self, request: Request, now: float) -> None:
         """Every attempt of ``request`` failed: a policy takes it over, or it is answered."""
-        for hook in self._on_failure:
+        for hook in self.hooks.on_failure:
             if hook(request, now):
                 return
         self.finish(request, now)

@@ -31,25 +31,24 @@ import random
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
-from lbbench.checks import check_number
 from lbbench.core.actions import Arm, Cancel, Probe, Reply, Send
-from lbbench.core.faults import Fault, FaultState
+from lbbench.core.faults import Fault
 from lbbench.core.router import Router
-from lbbench.core.service import Job, ServiceQueue
 from lbbench.errors import ConfigError
 from lbbench.results.recorder import BucketTally, Recorder, clamp_us, copy_histogram
 from lbbench.results.trial import RouterView, trial_result
 from lbbench.scenario.load import key_sampler
-from lbbench.scenario.profiles import TargetSpec
 from lbbench.scenario.scenario import Scenario, is_grpc
+from lbbench.sim.options import SimOptions
+from lbbench.sim.report import SimReport
+from lbbench.sim.targets import DONE, SimTarget
 
 GOLDEN = 0.6180339887498949
 
 # heap event kinds
-_DONE = 0
 _TIMER = 1
 _PROBE = 2
 _HEARTBEATS = 3
@@ -57,36 +56,6 @@ _SAMPLE = 4
 _FAULT_START = 5
 _FAULT_END = 6
 _RESTART = 7
-
-
-@dataclass(frozen=True)
-class SimOptions:
-    """What the simulated world is like beyond the fleet profile.
-
-    ``hop_s`` is the one-way delay of each of the four hops (client to
-    balancer, balancer to target, and back). Its default is half of the
-    round trip a request with no service time took from a client to one
-    live target directly on this project's reference machine (274 us,
-    ``tests/bench/test_balancer_throughput.py``), so that the four hops cost
-    about what the live rig's balancer path did (576 us). ``restart_s`` is
-    how long a crashed target takes to come back after its fault ends (a
-    live target is a new Python process). ``max_pending`` None means the
-    live balancer's bound, or 4 times the fleet's total capacity when that
-    is larger (a balancer for 10 000 backends is not sized for 10).
-    """
-
-    hop_s: float = 137e-6
-    restart_s: float = 0.5
-    heartbeat_s: float = 0.05
-    sample_s: float = 0.05
-    max_pending: int | None = None
-    full_samples_up_to: int = 200  # larger fleets sample only faulted backends
-
-    def __post_init__(self) -> None:
-        for flag, value in (("--hop-us", self.hop_s), ("--restart-s", self.restart_s)):
-            check_number(flag, value, low=0.0)
-        for name in ("heartbeat_s", "sample_s"):
-            check_number(name, getattr(self, name), low=0.0, low_open=True)
 
 
 def _compact(stream: deque[tuple[float, Any]]) -> None:
@@ -104,84 +73,11 @@ def _compact(stream: deque[tuple[float, Any]]) -> None:
     stream.extend(live)
 
 
-class _Target:
-    """One simulated target: the shared service queue and faults, plus liveness."""
-
-    __slots__ = (
-        "alive",
-        "epoch",
-        "error_draw",
-        "faults",
-        "heap",
-        "queue",
-        "quantile",
-        "seq",
-        "spec",
-    )
-
-    def __init__(self, spec: TargetSpec, seed: int, heap: list, seq: itertools.count) -> None:
-        self.spec = spec
-        self.faults = FaultState()
-        self.quantile = spec.latency.quantile()
-        self.error_draw = random.Random(f"{seed}:{spec.id}:errors").random
-        self.heap = heap
-        self.seq = seq
-        self.alive = True
-        self.epoch = 0
-        self.queue = self._new_queue()
-
-    def _new_queue(self) -> ServiceQueue:
-        quantile = self.quantile
-        return ServiceQueue(
-            self.spec.capacity, self.faults, lambda work: quantile(work), self._started
-        )
-
-    def _started(self, done_at: float, job: Job) -> None:
-        heapq.heappush(self.heap, (done_at, next(self.seq), _DONE, self, (self.epoch, job)))
-
-    def crash(self) -> None:
-        """The process is gone: everything queued is lost, nothing more is answered."""
-        self.alive = False
-        self.epoch += 1
-
-    def restart(self) -> None:
-        self.alive = True
-        self.faults.recover()
-        self.queue = self._new_queue()
-
-
-class SimReport:
-    """The simulated generator's report: same interface as the live one."""
-
-    def __init__(self, recorder: Recorder, offered: float, duration: float) -> None:
-        self.recorder = recorder
-        self.offered_rate = offered
-        self.duration = duration
-        self.problems: list[str] = []
-        self.events = 0
-        self.wall_s = 0.0
-        self.simulated_s = 0.0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "simulated": True,
-            "offered_rate": self.offered_rate,
-            "achieved_rate": self.recorder.sent / self.duration,
-            "elapsed_s": self.simulated_s,
-            "send_lag_p99_ms": 0.0,
-            "send_lag_max_ms": 0.0,
-            "events": self.events,
-            "wall_s": self.wall_s,
-            "events_per_s": self.events / self.wall_s if self.wall_s > 0 else 0.0,
-            "valid": not self.problems,
-            "problems": self.problems,
-        }
-
-
 class Simulation:
     """One trial of a scenario in simulated time."""
 
-    def __init__(self, scenario: Scenario, seed: int, options: SimOptions = SimOptions()) -> None:
+    def __init__(self, scenario: Scenario, seed: int, options: SimOptions | None = None) -> None:
+        options = options or SimOptions()
         load = scenario.load
         self.check(scenario)
         self.scenario = scenario
@@ -198,7 +94,8 @@ class Simulation:
         self.heap: list[tuple] = []
         self._seq = itertools.count()
         self.targets = {
-            spec.id: _Target(spec, seed, self.heap, self._seq) for spec in scenario.profile.targets
+            spec.id: SimTarget(spec, seed, self.heap, self._seq)
+            for spec in scenario.profile.targets
         }
         self.recorder = Recorder()
         self._latency = BucketTally(self.recorder.corrected)
@@ -219,7 +116,7 @@ class Simulation:
         self._next_rid = 0
         self._requests: dict[int, list] = {}  # rid -> [intended, quantile, attempts]
         # (arrival time, target, attempt, its quantile, or None for a cancel)
-        self._to_target: deque[tuple[float, _Target, int, float | None]] = deque()
+        self._to_target: deque[tuple[float, SimTarget, int, float | None]] = deque()
         self._to_router: deque[tuple[float, int, bool]] = deque()
         # Timers armed a constant time after their event (deadlines, per-try
         # timeouts) come due in the order armed: one plain queue per kind.
@@ -303,7 +200,7 @@ class Simulation:
                 self._next_arrival = following if following < end_of_load else math.inf
             elif source == 1:
                 _, _, kind, target, entry = heappop(heap)
-                if kind != _DONE:
+                if kind != DONE:
                     self._other(at, kind, target, entry)
                 elif entry[0] == target.epoch:  # else: served by a process crashed since
                     job = entry[1]
@@ -346,7 +243,7 @@ class Simulation:
         key = self._key() if self._key is not None else None
         self._apply(self.router.on_request(at, rid, key), at)
 
-    def _deliver(self, at: float, target: _Target, attempt: int, work: float | None) -> None:
+    def _deliver(self, at: float, target: SimTarget, attempt: int, work: float | None) -> None:
         if not target.alive:
             return
         if work is None:
@@ -359,7 +256,7 @@ class Simulation:
         if kind == _TIMER:
             self._apply(router.on_timer(at, a), at)
         elif kind == _PROBE:
-            target: _Target = a
+            target: SimTarget = a
             if target.alive and not target.faults.dropping(at):
                 queue = target.queue
                 router.on_probe_reply(at, target.spec.id, queue.in_flight, queue.latency_ewma)

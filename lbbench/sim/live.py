@@ -22,7 +22,7 @@ from lbbench.rigs.base import run_scenario
 from lbbench.scenario.load import LoadSpec
 from lbbench.scenario.profiles import FleetProfile, load_profile
 from lbbench.scenario.scenario import Scenario
-from lbbench.sim.engine import SimOptions
+from lbbench.sim.options import SimOptions
 from lbbench.sim.rig import SimRig
 from lbbench.sim.validate import Check
 

@@ -7,7 +7,8 @@ from typing import Any
 
 from lbbench.rigs.base import Progress
 from lbbench.scenario.scenario import Scenario
-from lbbench.sim.engine import SimOptions, Simulation
+from lbbench.sim.engine import Simulation
+from lbbench.sim.options import SimOptions
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,8 @@ from lbbench.scenario.fleets import synthetic_fleet
 from lbbench.scenario.load import LoadSpec
 from lbbench.scenario.profiles import FleetProfile, TargetSpec
 from lbbench.scenario.scenario import Scenario
-from lbbench.sim.engine import SimOptions, Simulation
+from lbbench.sim.engine import Simulation
+from lbbench.sim.options import SimOptions
 
 TOLERANCE = 0.05  # relative, for the queueing formulas
 THEORY = SimOptions(hop_s=0.0)

@@ -24,6 +24,10 @@ BAD = [
     (["--against", "x.json"], "--against: goes with --validate"),
     (["--hop-us", "-5"], "--hop-us: must be >= 0"),
     (["--rate", "10", "--utilization", "0.5"], "not allowed with argument"),
+    (["--set", "failover.retry.budget_ratio=-1"], "failover.retry.budget_ratio: must be >= 0"),
+    (["--set", "failover.retry.tries=2"], "failover.retry.tries: retry has no setting 'tries'"),
+    (["--set", "turbo=on"], "turbo: unknown setting"),
+    (["--set", "budget"], "--set: expected name=value"),
 ]
 
 
@@ -55,6 +59,29 @@ def test_a_synthetic_fleet_run_writes_a_simulated_result_set(tmp_path):
     # same seed, same arrivals: the two strategies saw the same requests
     sent = {s["summary"]["requests"]["sent"] for s in data["scenarios"]}
     assert len(sent) == 1
+
+
+def test_settings_given_by_path_run_and_are_recorded(tmp_path):
+    done = lbbench(
+        "sim", "--targets", "crash-recover", "--strategy", "p2c", "--failover", "eject,retry",
+        "--set", "failover.retry.budget_ratio=0.2", "--set", "failover.eject.base_ejection_s=2",
+        "--duration", "3", "--out", str(tmp_path), "--json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (scenario,) = read_result(next(tmp_path.iterdir()))["scenarios"]
+    assert scenario["settings"] == {
+        "failover.retry.budget_ratio": 0.2,
+        "failover.eject.base_ejection_s": 2,
+    }
+    resolved = scenario["router_settings"]
+    assert resolved["failover.retry.budget_ratio"] == 0.2
+    assert resolved["failover.eject.base_ejection_s"] == 2.0
+    assert resolved["failover.retry.max_attempts"] == 3  # the defaults too: the file reproduces
+    assert scenario["key"].endswith(
+        "/failover.retry.budget_ratio=0.2,failover.eject.base_ejection_s=2"
+    )
+    ejections = [e for t in scenario["trials"] for e in t["events"] if e["kind"] == "eject"]
+    assert ejections and "out for 2.000 s" in ejections[0]["detail"]
 
 
 def test_compare_and_report_work_on_simulated_sets(tmp_path):

@@ -51,6 +51,11 @@ def test_control_rejects_bad_commands_with_a_clear_error_and_changes_nothing():
             ({"cmd": "fault", "target": "t1", "kind": "melt"}, "unknown fault kind 'melt'"),
             ({"cmd": "set", "strategy": "fastest"}, "unknown strategy 'fastest'"),
             ({"cmd": "set", "failover": "retry,teleport"}, "unknown failover mode 'teleport'"),
+            ({"cmd": "set", "failover": "retry", "budget_ratio": 0.1}, "set.budget_ratio"),
+            (
+                {"cmd": "set", "settings": {"failover.retry.budget_ratio": -1}},
+                "failover.retry.budget_ratio: must be >= 0.0",
+            ),
             ({"cmd": "launch"}, "unknown command 'launch'"),
         ]
         for command, words in cases:
@@ -61,6 +66,11 @@ def test_control_rejects_bad_commands_with_a_clear_error_and_changes_nothing():
         assert {b["health"] for b in stats["backends"]} == {"healthy"}
         answer = rig.control({"cmd": "set", "strategy": "peak_ewma", "failover": "eject,retry"})
         assert answer == {"ok": True, "strategy": "peak_ewma", "failover": "eject+retry"}
+        answer = rig.control({"cmd": "set", "settings": {"failover.retry.budget_ratio": 0.1}})
+        assert answer["ok"], answer
+        settings = rig.control({"cmd": "stats"})["settings"]
+        assert settings["failover.modes"] == ["eject", "retry"]
+        assert settings["failover.retry.budget_ratio"] == 0.1
 
 
 def test_two_generator_processes_merge_their_histograms_without_loss():

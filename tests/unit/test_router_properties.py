@@ -116,7 +116,7 @@ class Harness:
         for backend in router.backends.values():
             assert backend.in_flight >= 0
             assert backend.in_flight == per_backend[backend.id]
-        for pool in router._pools:
+        for pool in router._pools.pools:
             assert pool.in_flight == sum(m.in_flight for m in pool.members)
 
     def advance(self, dt: float) -> None:

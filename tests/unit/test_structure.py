@@ -27,6 +27,8 @@ LAYERS = [
     ("lbbench.errors", 0),
     ("lbbench.checks", 0),
     ("lbbench.protocol", 0),
+    ("lbbench.registry", 0),
+    ("lbbench.schema", 0),
     ("lbbench.core", 1),
     ("lbbench.scenario", 2),
     ("lbbench.results", 3),

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from lbbench.core.backends import BackendState
-from lbbench.errors import ConfigError
+from lbbench.registry import Registry
 
 if TYPE_CHECKING:
     from lbbench.core.actions import Timer
@@ -169,30 +169,10 @@ def overrides(policy: FailoverPolicy, hook: str) -> bool:
 
 
 #: Every mode by name, in composition order (by ``rank``).
-FAILOVER: dict[str, type[FailoverPolicy]] = {}
-
-
-def register(cls: type[FailoverPolicy]) -> type[FailoverPolicy]:
-    """Class decorator: make a failover mode available by its ``name``."""
-    if not cls.name or cls.name in FAILOVER:
-        raise ValueError(f"failover mode name {cls.name!r} is empty or taken")
-    if not cls.__doc__ or not cls.summary:
-        raise ValueError(f"failover mode {cls.name!r} needs a docstring and a summary")
-    FAILOVER[cls.name] = cls
-    ordered = sorted(FAILOVER.values(), key=lambda c: (c.rank, c.name))
-    FAILOVER.clear()
-    FAILOVER.update((c.name, c) for c in ordered)
-    return cls
-
-
-def unregister(name: str) -> None:
-    """Remove a mode (for tests that register one of their own)."""
-    FAILOVER.pop(name, None)
+FAILOVER = Registry("failover mode", order=lambda c: (c.rank, c.name))
+register = FAILOVER.register
+unregister = FAILOVER.unregister
 
 
 def policy_class(name: str, where: str = "failover") -> type[FailoverPolicy]:
-    try:
-        return FAILOVER[name]
-    except KeyError:
-        known = ", ".join(FAILOVER)
-        raise ConfigError(where, f"unknown failover mode {name!r} (known: {known})") from None
+    return FAILOVER.get_class(name, where)

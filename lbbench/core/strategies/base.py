@@ -8,6 +8,7 @@ from typing import Any, ClassVar, Protocol
 
 from lbbench.core.backends import BackendState
 from lbbench.errors import ConfigError
+from lbbench.registry import Registry
 from lbbench.schema import convert, keyword_parameters
 
 NO_EXCLUSIONS: frozenset[BackendState] = frozenset()
@@ -116,17 +117,8 @@ class Strategy:
         return {}
 
 
-STRATEGIES: dict[str, type[Strategy]] = {}
-
-
-def register(cls: type[Strategy]) -> type[Strategy]:
-    """Class decorator: make a strategy available by its ``name``."""
-    if not cls.name or cls.name in STRATEGIES:
-        raise ValueError(f"strategy name {cls.name!r} is empty or taken")
-    if not cls.__doc__ or not cls.summary:
-        raise ValueError(f"strategy {cls.name!r} needs a docstring and a summary")
-    STRATEGIES[cls.name] = cls
-    return cls
+STRATEGIES = Registry("strategy")
+register = STRATEGIES.register
 
 
 def strategy_options(name: str) -> dict[str, Any]:
@@ -137,11 +129,7 @@ def strategy_options(name: str) -> dict[str, Any]:
 
 
 def strategy_class(name: str, where: str = "strategy") -> type[Strategy]:
-    try:
-        return STRATEGIES[name]
-    except KeyError:
-        known = ", ".join(sorted(STRATEGIES))
-        raise ConfigError(where, f"unknown strategy {name!r} (known: {known})") from None
+    return STRATEGIES.get_class(name, where)
 
 
 def make_strategy(
