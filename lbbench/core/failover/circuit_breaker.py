@@ -144,8 +144,15 @@ class CircuitBreakerPolicy(FailoverPolicy):
             breaker = self._breakers[backend] = CircuitBreaker(self.settings)
         return breaker
 
+    def start(self, now: float) -> None:
+        for backend in self.router.backends.values():
+            self.breaker(backend)
+
+    def on_join(self, backend: BackendState, now: float) -> None:
+        self.breaker(backend)
+
     def on_send(self, attempt: Attempt, now: float) -> None:
-        breaker = self.breaker(attempt.backend)
+        breaker = self._breakers[attempt.backend]  # made when it joined or when this started
         if breaker.state == HALF_OPEN:
             self._trials.add(attempt.aid)
             breaker.on_send()
@@ -154,8 +161,8 @@ class CircuitBreakerPolicy(FailoverPolicy):
 
     def on_attempt_done(self, attempt: Attempt, outcome: str, latency: float, now: float) -> None:
         backend = attempt.backend
-        breaker = self.breaker(backend)
-        trial = attempt.aid in self._trials
+        breaker = self._breakers[backend]
+        trial = bool(self._trials) and attempt.aid in self._trials
         if trial:
             self._trials.discard(attempt.aid)
         change = breaker.on_done(outcome == OK, now, trial)

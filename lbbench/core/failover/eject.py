@@ -160,12 +160,14 @@ class Eject(FailoverPolicy):
         return health
 
     def start(self, now: float) -> None:
+        for backend in self.router.backends.values():
+            self._of(backend)
         self.router.arm(now + self.settings.heartbeat_interval_s, self, TICK, None)
 
     # -- passive: failures
     def on_attempt_done(self, attempt: Attempt, outcome: str, latency: float, now: float) -> None:
         backend = attempt.backend
-        health = self._of(backend)
+        health = self._health[backend]  # made when it joined or when eject started
         if outcome == OK:
             health.consecutive_failures = 0
             return

@@ -73,12 +73,13 @@ class Retry(FailoverPolicy):
         self.budget = RetryBudget(
             settings.budget_ratio, settings.budget_min_retries, settings.budget_window_s
         )
+        self._per_try_s = settings.per_try_timeout_s
 
     def on_request(self, request: Request, now: float) -> None:
         self.budget.deposit(now)
 
     def on_send(self, attempt: Attempt, now: float) -> None:
-        at = now + self.settings.per_try_timeout_s
+        at = now + self._per_try_s
         if at < attempt.request.deadline:
             self.router.arm(at, self, TRY, attempt)
 
