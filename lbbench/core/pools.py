@@ -1,4 +1,4 @@
-"""Which backends a pick may choose from: eligibility, panic, and pools drawn by share.
+"""Which backends a pick may choose from (eligibility, panic, pools drawn by share), and the pick.
 
 Rebuilt only when membership or some backend's health changed. A backend
 is eligible when every policy in force admits it (not ejected, circuit
@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from lbbench.core.backends import BackendState
-from lbbench.core.strategies import Pool
+from lbbench.core.records import Request
+from lbbench.core.strategies import Pool, Strategy
 
 Check = Callable[[BackendState], bool]
 
@@ -74,3 +75,32 @@ def build_pools(
         for backend in pool.members:
             backend.pool = pool
     return PoolSet(pools, cumulative, len(healthy), panic)
+
+
+_NOTHING: frozenset[BackendState] = frozenset()
+
+
+def choose(
+    pools: list[Pool], strategy: Strategy, request: Request, now: float
+) -> BackendState | None:
+    """The backend for an attempt of ``request``: the strategy's pick, pool by pool.
+
+    A retry or hedge goes to a backend not tried yet; failing that, to any
+    but the one that just failed; only a lone backend is tried again.
+    """
+    if not pools:
+        return None
+    last = request.last
+    if last is None:  # the first attempt
+        for pool in pools:
+            chosen = strategy.pick(pool, request, now)
+            if chosen is not None:
+                return chosen
+        return None
+    tried = {attempt.backend for attempt in request.attempts}
+    for exclude in (tried, {last}, _NOTHING):
+        for pool in pools:
+            chosen = strategy.pick_excluding(pool, request, now, exclude)
+            if chosen is not None:
+                return chosen
+    return None

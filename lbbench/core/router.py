@@ -35,15 +35,13 @@ from lbbench.core.backends import Backend, BackendState, check_unique_ids
 from lbbench.core.composition import Composition
 from lbbench.core.config import RouterConfig
 from lbbench.core.failover import FailoverPolicy
-from lbbench.core.pools import PoolSet, build_pools
+from lbbench.core.pools import PoolSet, build_pools, choose
 from lbbench.core.records import Attempt, Request, RouterStats
 from lbbench.core.strategies import make_strategy
 from lbbench.core.views import health_word, snapshot
 from lbbench.vocabulary import ERROR, OK, OVERLOADED, TIMEOUT, UNAVAILABLE, Health
 
 DEADLINE = "deadline"  # a request's own deadline (always arrival + deadline_s: in order)
-
-_NOTHING: frozenset[BackendState] = frozenset()
 
 
 class _Deadlines:
@@ -419,26 +417,7 @@ class Router:
     def _choose(self, request: Request, now: float) -> BackendState | None:
         if self._dirty:
             self._rebuild_pools()
-        pools = self._pools.in_order(self.rng.random)
-        if not pools:
-            return None
-        strategy = self.strategy
-        if request.last is None:  # the first attempt
-            for pool in pools:
-                chosen = strategy.pick(pool, request, now)
-                if chosen is not None:
-                    return chosen
-            return None
-        # A retry or hedge goes to a backend not tried yet; failing that, to
-        # any but the one that just failed; only a lone backend is tried again.
-        last = request.last
-        tried = {attempt.backend for attempt in request.attempts}
-        for exclude in (tried, {last}, _NOTHING):
-            for pool in pools:
-                chosen = strategy.pick_excluding(pool, request, now, exclude)
-                if chosen is not None:
-                    return chosen
-        return None
+        return choose(self._pools.in_order(self.rng.random), self.strategy, request, now)
 
     def _end_attempt(self, record: Attempt, now: float, outcome: str | None) -> None:
         """Close one attempt: outcome OK, ERROR, TIMEOUT, UNAVAILABLE, or None if cancelled."""
