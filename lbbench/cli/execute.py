@@ -8,20 +8,24 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from lbbench.cli.plan import Plan
 from lbbench.rigs.base import Rig, run_scenario
-from lbbench.scenario.scenario import Scenario
 
 
 def execute(
-    scenarios: list[Scenario],
+    plan: Plan,
     rig: Rig,
     args: argparse.Namespace,
-    label: str,
-    config: dict[str, Any],
     *,
     tables: Sequence[Any] = (),
 ) -> int:
     """Every scenario's trials on ``rig``; exit 1 if a request was lost."""
+    scenarios, label, config = plan.scenarios, plan.label, plan.config
+    if plan.suite is not None and plan.suite.pivot is not None:
+        from lbbench.results.pivot import pivot_table
+
+        pivot = plan.suite.pivot
+        tables = [*tables, lambda data: pivot_table(data, pivot.rows, pivot.columns, pivot.metric)]
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 

@@ -8,12 +8,34 @@ from typing import Any
 
 def add_parser(commands: Any) -> None:
     show = commands.add_parser(
-        "list", help="show strategies, failover modes, fault kinds and fleet profiles"
+        "list",
+        help="show strategies, failover modes, settings, fault kinds, fleet profiles and suites",
+    )
+    show.add_argument(
+        "--show",
+        metavar="NAME",
+        help="print a shipped suite or fleet profile (to copy as the start of your own)",
     )
     show.set_defaults(func=run)
 
 
+def _show(name: str) -> int:
+    from lbbench.errors import ConfigError
+    from lbbench.scenario.profiles import shipped
+    from lbbench.scenario.suites import shipped_suites
+
+    files = {**shipped(), **shipped_suites()}
+    if name not in files:
+        raise ConfigError(
+            "--show", f"no shipped suite or profile {name!r} (known: {', '.join(files)})"
+        )
+    print(files[name].read_text(encoding="utf-8"), end="")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.show:
+        return _show(args.show)
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
@@ -25,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
     from lbbench.rpc.policies import MODES as GRPC_MODES
     from lbbench.rpc.policies import POLICIES as GRPC_POLICIES
     from lbbench.scenario.profiles import list_profiles
+    from lbbench.scenario.suite_file import read_suite
+    from lbbench.scenario.suites import shipped_suites
 
     console = Console()
     strategies = Table(title="Strategies (--strategy)", title_justify="left")
@@ -75,4 +99,14 @@ def run(args: argparse.Namespace) -> int:
     for profile in list_profiles():
         profiles.add_row(profile.name, str(len(profile.targets)), profile.description)
     console.print(profiles)
+    suites = Table(
+        title="Suites (lbbench run|sim SUITE; --show NAME prints one)", title_justify="left"
+    )
+    suites.add_column("name", style="bold")
+    suites.add_column("scenarios", justify="right")
+    suites.add_column("description")
+    for name, path in shipped_suites().items():
+        suite = read_suite(path)
+        suites.add_row(name, str(len(suite.scenarios)), suite.description)
+    console.print(suites)
     return 0

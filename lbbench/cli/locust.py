@@ -13,6 +13,7 @@ stops when Locust exits or on Ctrl-C; Locust's exit code is returned.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import signal
 import subprocess
@@ -22,12 +23,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from lbbench.cli.common import parse_options
+from lbbench.cli.common import add_set, parse_options, parse_settings
 from lbbench.core.config import parse_failover
 from lbbench.errors import ConfigError
 from lbbench.scenario.load import LoadSpec
 from lbbench.scenario.profiles import load_profile
 from lbbench.scenario.scenario import Scenario
+from lbbench.scenario.suites import load_suite
 
 # Shipped in the package as lbbench.locustfiles (the top-level locustfiles/
 # folder of the source tree), so any install finds them.
@@ -41,11 +43,21 @@ def add_parser(commands: Any) -> None:
         "locust",
         help="start the rig and Locust on it (web UI on 127.0.0.1:8089); Locust flags pass through",
     )
-    cmd.add_argument("--targets", default="heterogeneous", help="fleet profile of the rig")
-    cmd.add_argument("--strategy", default="round_robin", help="see `lbbench list`")
-    cmd.add_argument("--failover", default="fail_fast", help="modes, comma separated")
+    cmd.add_argument(
+        "--suite",
+        help="take the rig (fleet, strategy, failover, settings) and the load from a scenario "
+        "of this suite (a .toml file or a shipped name)",
+    )
+    cmd.add_argument(
+        "--scenario",
+        help="with --suite: the scenario's name or number (from 1; default: the first)",
+    )
+    cmd.add_argument("--targets", help="fleet profile of the rig (default heterogeneous)")
+    cmd.add_argument("--strategy", help="see `lbbench list` (default round_robin)")
+    cmd.add_argument("--failover", help="modes, comma separated (default fail_fast)")
     cmd.add_argument("--option", action="append", metavar="NAME=VALUE", help="strategy option")
-    cmd.add_argument("--deadline", type=float, default=1.0, help="request deadline, seconds")
+    cmd.add_argument("--deadline", type=float, help="request deadline, seconds (default 1)")
+    add_set(cmd)
     cmd.add_argument("--pacing-s", type=float, default=0.01, help="seconds between a user's calls")
     cmd.add_argument("--restart-s", type=float, default=2.0, help="restart a crashed target after")
     cmd.add_argument(
@@ -72,18 +84,9 @@ def run(args: argparse.Namespace) -> int:
     for name in args.locustfile.split(","):
         if not Path(name).is_file():
             raise ConfigError("--locustfile", f"no such file: {name}")
-    profile = load_profile(args.targets)
-    scenario = Scenario(
-        name="locust",
-        profile=profile,
-        strategy=args.strategy,
-        failover=parse_failover(args.failover),
-        load=LoadSpec(),
-        strategy_options=tuple(sorted(parse_options(args.option or []).items())),
-        seed=args.seed,
-        deadline_s=args.deadline,
-    )
-    if args.strategy.startswith("grpc:"):
+    scenario = _scenario(args)
+    profile = scenario.profile
+    if scenario.strategy.startswith("grpc:"):
         raise ConfigError("--strategy", "Locust drives the ZeroMQ balancer: an lbbench strategy")
     scenario.validate()  # bad input fails before anything starts
     with LiveProcesses(scenario, args.seed) as rig:
@@ -96,10 +99,11 @@ def run(args: argparse.Namespace) -> int:
             "-f", args.locustfile,
             "--host", host,
             "--lbbench-control", rig.endpoints["control"],
-            "--lbbench-profile", profile.source,
+            "--lbbench-profile", rig.profile_path,
             "--lbbench-out", args.out,
             "--web-host", "127.0.0.1",
             *args.passthrough_args,
+            *_users_for(scenario, args),
         ]  # fmt: skip
         environment = {**os.environ, "LBBENCH_PACING_S": repr(args.pacing_s)}
         print(
@@ -118,6 +122,57 @@ def run(args: argparse.Namespace) -> int:
             if locust.poll() is None:
                 locust.kill()
                 locust.wait(timeout=10)
+
+
+SINGLE = {"targets": "--targets", "strategy": "--strategy", "failover": "--failover",
+          "option": "--option", "deadline": "--deadline"}  # fmt: skip
+
+
+def _scenario(args: argparse.Namespace) -> Scenario:
+    """The rig's scenario: a suite's (``--suite``, ``--scenario``) or the flags'."""
+    settings = parse_settings(args.set or [])
+    if args.suite is None:
+        if args.scenario is not None:
+            raise ConfigError("--scenario", "goes with --suite")
+        scenario = Scenario(
+            name="locust",
+            profile=load_profile(args.targets or "heterogeneous"),
+            strategy=args.strategy or "round_robin",
+            failover=parse_failover(args.failover or "fail_fast"),
+            load=LoadSpec(),
+            strategy_options=tuple(sorted(parse_options(args.option or []).items())),
+            seed=args.seed,
+            deadline_s=args.deadline if args.deadline is not None else 1.0,
+        )
+        return scenario.with_settings(settings) if settings else scenario
+    refused = [flag for name, flag in SINGLE.items() if getattr(args, name) is not None]
+    if refused:
+        raise ConfigError(refused[0], "does not apply with --suite, whose scenario says it")
+    suite = load_suite(args.suite, seed=args.seed)
+    scenarios = suite.scenarios
+    chosen = args.scenario or "1"
+    if chosen.isdigit() and 1 <= int(chosen) <= len(scenarios):
+        scenario = scenarios[int(chosen) - 1]
+    else:
+        named = [s for s in scenarios if s.name == chosen]
+        if not named:
+            known = "; ".join(f"{i + 1}: {s.name}" for i, s in enumerate(scenarios))
+            raise ConfigError("--scenario", f"no scenario {chosen!r} in {suite.name} ({known})")
+        scenario = named[0]
+    return scenario.with_settings(settings) if settings else scenario
+
+
+def _users_for(scenario: Scenario, args: argparse.Namespace) -> list[str]:
+    """Headless with a suite and no -u: as many paced users as the scenario's rate asks for,
+    for its duration."""
+    given = set(args.passthrough_args)
+    if args.suite is None or "--headless" not in given or given & {"-u", "--users"}:
+        return []
+    users = max(1, math.ceil(scenario.load.rate * args.pacing_s))
+    extra = ["-u", str(users), "-r", str(users)]
+    if not given & {"-t", "--run-time"}:
+        extra += ["-t", f"{scenario.load.duration_s:g}s"]
+    return extra
 
 
 def _supervise(rig: Any, locust: subprocess.Popen, restart_s: float) -> int:

@@ -3,74 +3,116 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from typing import Any
 
 from lbbench.cli.common import LOAD_FLAGS, add_set, as_flags, scenarios_from_flags
+from lbbench.cli.plan import Plan, suite_name, suite_plan
 from lbbench.errors import ConfigError
+
+# The flags that describe one scenario (refused with a suite); their defaults are None.
+SINGLE = {
+    "targets": "--targets",
+    "strategy": "--strategy",
+    "failover": "--failover",
+    "option": "--option",
+    "rate": "--rate",
+    "utilization": "--utilization",
+    "arrival": "--arrival",
+    "shape": "--shape",
+    "mode": "--mode",
+    "clients": "--clients",
+    "keys": "--keys",
+    "processes": "--processes",
+    "deadline": "--deadline",
+}
+
+
+def add_suite_arguments(parser: argparse.ArgumentParser) -> None:
+    """SUITE / --suite, and the flags that apply to every scenario of a suite."""
+    parser.add_argument(
+        "suite_file",
+        nargs="?",
+        metavar="SUITE",
+        help="a suite file (.toml) or a shipped suite's name (`lbbench list`); default: default",
+    )
+    parser.add_argument("--suite", help="the same as SUITE")
+    parser.add_argument("--trials", type=int, help="repeated trials per scenario")
+    parser.add_argument("--seed", type=int, help="same seed: same arrivals and work")
+    parser.add_argument("--duration", type=float, help="seconds of load per trial")
+    add_set(parser)
+    parser.add_argument("--out", default="results", help="folder for the result set")
+    parser.add_argument("--json", action="store_true", help="print the result set, not the table")
 
 
 def add_parser(commands: Any) -> None:
-    run = commands.add_parser("run", help="run a suite (default) or one scenario on the live rig")
-    run.add_argument("--suite", default="default", help="suite to run (default, smoke)")
-    run.add_argument("--targets", help="fleet profile (a name in targets/ or a .toml path)")
-    run.add_argument("--strategy", help="one strategy (runs a single scenario)")
-    run.add_argument("--failover", help="failover modes, comma separated")
-    run.add_argument("--option", action="append", metavar="NAME=VALUE", help="strategy option")
-    add_set(run)
-    run.add_argument("--rate", type=float, help="offered requests per second")
-    run.add_argument("--arrival", default="poisson", help="poisson or constant")
-    run.add_argument("--shape", default="flat", help="flat, step or ramp")
-    run.add_argument("--mode", default="open", help="open (default) or closed loop")
-    run.add_argument("--clients", type=int, default=16, help="closed loop: clients")
-    run.add_argument("--keys", type=int, default=0, help="distinct routing keys (0: none)")
-    run.add_argument("--processes", type=int, default=1, help="generator processes")
-    run.add_argument("--duration", type=float, help="seconds of load per trial")
-    run.add_argument("--deadline", type=float, default=1.0, help="request deadline, seconds")
-    run.add_argument("--trials", type=int, default=1, help="repeated trials per scenario")
-    run.add_argument("--seed", type=int, default=1)
-    run.add_argument("--out", default="results", help="folder for the result set")
-    run.add_argument("--json", action="store_true", help="print the result set, not the table")
+    run = commands.add_parser(
+        "run", help="run a suite (default: the default suite) or one scenario on the live rig"
+    )
+    add_suite_arguments(run)
+    one = run.add_argument_group("one scenario (instead of a suite)")
+    one.add_argument("--targets", help="fleet profile (a shipped name or a .toml path)")
+    one.add_argument("--strategy", help="the strategy (see `lbbench list`)")
+    one.add_argument("--failover", help="failover modes, comma separated")
+    one.add_argument("--option", action="append", metavar="NAME=VALUE", help="strategy option")
+    rate = one.add_mutually_exclusive_group()
+    rate.add_argument("--rate", type=float, help="offered requests per second (default 1000)")
+    rate.add_argument(
+        "--utilization", type=float, help="offered load as a fraction of the fleet's capacity"
+    )
+    one.add_argument("--arrival", help="poisson (default) or constant")
+    one.add_argument("--shape", help="flat (default), step or ramp")
+    one.add_argument("--mode", help="open (default) or closed loop")
+    one.add_argument("--clients", type=int, help="closed loop: clients (default 16)")
+    one.add_argument("--keys", type=int, help="distinct routing keys (default 0: none)")
+    one.add_argument("--processes", type=int, help="generator processes (default 1)")
+    one.add_argument("--deadline", type=float, help="request deadline, seconds (default 1)")
     run.set_defaults(func=run_command)
+
+
+def single_plan(args: argparse.Namespace, strategies: list[str], label: str, profile: Any) -> Plan:
+    """One scenario per strategy from the single-scenario flags (defaults filled in)."""
+    from lbbench.scenario.fleets import rate_for_utilization
+    from lbbench.scenario.load import LoadSpec
+
+    if args.trials is not None and args.trials < 1:
+        raise ConfigError("--trials", f"must be >= 1, got {args.trials}")
+    rate = args.rate if args.rate is not None else 1000.0
+    if getattr(args, "utilization", None) is not None:
+        rate = rate_for_utilization(profile, args.utilization)
+    duration = args.duration if args.duration is not None else 5.0
+    if getattr(args, "requests", None) is not None:
+        if args.requests < 1:
+            raise ConfigError("--requests", f"must be >= 1, got {args.requests}")
+        duration = args.requests / rate
+    with as_flags(LOAD_FLAGS):
+        load = LoadSpec(
+            rate=rate,
+            duration_s=duration,
+            arrival=args.arrival or "poisson",
+            shape=args.shape or "flat",
+            mode=getattr(args, "mode", None) or "open",
+            clients=getattr(args, "clients", None) or 16,
+            keys=args.keys or 0,
+            processes=getattr(args, "processes", None) or 1,
+        )
+    args.trials = args.trials or 1
+    args.seed = args.seed if args.seed is not None else 1
+    args.deadline = args.deadline if args.deadline is not None else 1.0
+    scenarios = scenarios_from_flags(args, profile, load, strategies)
+    config = {"suite": None, "seed": args.seed, "trials": args.trials}
+    return Plan(scenarios, label, config)
 
 
 def run_command(args: argparse.Namespace) -> int:
     from lbbench.cli.execute import execute
     from lbbench.rigs.live import LiveRig
-    from lbbench.scenario.load import LoadSpec
     from lbbench.scenario.profiles import load_profile
-    from lbbench.scenario.suites import suite
 
-    single = any(
-        v is not None for v in (args.strategy, args.failover, args.targets, args.rate, args.set)
-    )
-    if args.trials < 1:
-        raise ConfigError("--trials", f"must be >= 1, got {args.trials}")
-    if single:
-        profile = load_profile(args.targets or "heterogeneous")
-        with as_flags(LOAD_FLAGS):
-            load = LoadSpec(
-                rate=args.rate if args.rate is not None else 1000.0,
-                duration_s=args.duration if args.duration is not None else 5.0,
-                arrival=args.arrival,
-                shape=args.shape,
-                mode=args.mode,
-                clients=args.clients,
-                keys=args.keys,
-                processes=args.processes,
-            )
-        scenarios = scenarios_from_flags(args, profile, load, [args.strategy or "round_robin"])
-        label = "single"
+    name = suite_name(args)
+    flags = [flag for key, flag in SINGLE.items() if getattr(args, key) is not None]
+    if name is not None or not flags:
+        plan = suite_plan(args, name or "default", SINGLE, simulated=False)
     else:
-        scenarios = suite(args.suite, args.seed, args.trials)
-        if args.duration is not None:
-            with as_flags(LOAD_FLAGS):
-                scenarios = [
-                    dataclasses.replace(
-                        s, load=dataclasses.replace(s.load, duration_s=args.duration)
-                    )
-                    for s in scenarios
-                ]
-        label = args.suite
-    config = {"suite": None if single else args.suite, "seed": args.seed, "trials": args.trials}
-    return execute(scenarios, LiveRig(), args, label, config)
+        profile = load_profile(args.targets or "heterogeneous")
+        plan = single_plan(args, [args.strategy or "round_robin"], "single", profile)
+    return execute(plan, LiveRig(), args)

@@ -8,20 +8,35 @@ import sys
 from typing import Any
 
 from lbbench.checks import check_number
-from lbbench.cli.common import LOAD_FLAGS, add_set, as_flags, scenarios_from_flags
+from lbbench.cli.common import as_flags
+from lbbench.cli.plan import Plan, suite_name, suite_plan
+from lbbench.cli.run import add_suite_arguments, single_plan
 from lbbench.core.latency import parse_latency
 from lbbench.errors import ConfigError
-from lbbench.scenario.fleets import rate_for_utilization, synthetic_fleet
-from lbbench.scenario.load import LoadSpec
+from lbbench.scenario.fleets import synthetic_fleet
 from lbbench.scenario.profiles import load_profile
-from lbbench.scenario.scenario import Scenario
 from lbbench.sim.options import SimOptions
-from lbbench.sim.study import SIM_SUITES, pivot
 from lbbench.sim.validate import Check
 
-SINGLE_FLAGS = (
-    "strategy", "failover", "targets", "backends", "rate", "utilization", "requests", "set",
-)  # fmt: skip
+# The flags that describe the scenarios to simulate (refused with a suite); defaults None.
+SINGLE = {
+    "targets": "--targets",
+    "backends": "--backends",
+    "slow_fraction": "--slow-fraction",
+    "slow_factor": "--slow-factor",
+    "capacity": "--capacity",
+    "latency": "--latency",
+    "strategy": "--strategy",
+    "failover": "--failover",
+    "option": "--option",
+    "rate": "--rate",
+    "utilization": "--utilization",
+    "requests": "--requests",
+    "arrival": "--arrival",
+    "shape": "--shape",
+    "keys": "--keys",
+    "deadline": "--deadline",
+}
 
 
 def add_parser(commands: Any) -> None:
@@ -29,35 +44,31 @@ def add_parser(commands: Any) -> None:
     sim = commands.add_parser(
         "sim", help="simulate scenarios at any scale (same router, strategies and faults)"
     )
-    sim.add_argument("--suite", default="default", help="suite to simulate (default, smoke, scale)")
-    sim.add_argument("--targets", help="fleet profile (a name in targets/ or a .toml path)")
-    sim.add_argument("--backends", type=int, help="a synthetic fleet of this many backends")
-    sim.add_argument("--slow-fraction", type=float, default=0.0, help="synthetic: share slow")
-    sim.add_argument("--slow-factor", type=float, default=10.0, help="synthetic: how much slower")
-    sim.add_argument("--capacity", type=int, default=4, help="synthetic: requests served at once")
-    sim.add_argument(
+    add_suite_arguments(sim)
+    one = sim.add_argument_group("scenarios from flags (instead of a suite)")
+    one.add_argument("--targets", help="fleet profile (a shipped name or a .toml path)")
+    one.add_argument("--backends", type=int, help="a synthetic fleet of this many backends")
+    one.add_argument("--slow-fraction", type=float, help="synthetic: share slow (default 0)")
+    one.add_argument("--slow-factor", type=float, help="synthetic: how much slower (default 10)")
+    one.add_argument("--capacity", type=int, help="synthetic: requests served at once (default 4)")
+    one.add_argument(
         "--latency",
-        default="exponential:mean_ms=2",
-        help="synthetic: service time, e.g. exponential:mean_ms=2 or lognormal:median_ms=8,sigma=1",
+        help="synthetic: service time, e.g. exponential:mean_ms=2 (the default) "
+        "or lognormal:median_ms=8,sigma=1",
     )
-    sim.add_argument("--strategy", help="strategies, comma separated: one scenario each")
-    sim.add_argument("--failover", help="failover modes, comma separated")
-    sim.add_argument("--option", action="append", metavar="NAME=VALUE", help="strategy option")
-    add_set(sim)
-    rate = sim.add_mutually_exclusive_group()
-    rate.add_argument("--rate", type=float, help="offered requests per second")
+    one.add_argument("--strategy", help="strategies, comma separated: one scenario each")
+    one.add_argument("--failover", help="failover modes, comma separated")
+    one.add_argument("--option", action="append", metavar="NAME=VALUE", help="strategy option")
+    rate = one.add_mutually_exclusive_group()
+    rate.add_argument("--rate", type=float, help="offered requests per second (default 1000)")
     rate.add_argument(
         "--utilization", type=float, help="offered load as a fraction of the fleet's capacity"
     )
-    span = sim.add_mutually_exclusive_group()
-    span.add_argument("--duration", type=float, help="seconds of load per trial")
-    span.add_argument("--requests", type=int, help="requests per trial (sets the duration)")
-    sim.add_argument("--arrival", default="poisson", help="poisson or constant")
-    sim.add_argument("--shape", default="flat", help="flat, step or ramp")
-    sim.add_argument("--keys", type=int, default=0, help="distinct routing keys (0: none)")
-    sim.add_argument("--deadline", type=float, default=1.0, help="request deadline, seconds")
-    sim.add_argument("--trials", type=int, default=1, help="repeated trials per scenario")
-    sim.add_argument("--seed", type=int, default=1, help="same seed: same arrivals and work")
+    one.add_argument("--requests", type=int, help="requests per trial (sets the duration)")
+    one.add_argument("--arrival", help="poisson (default) or constant")
+    one.add_argument("--shape", help="flat (default), step or ramp")
+    one.add_argument("--keys", type=int, help="distinct routing keys (default 0: none)")
+    one.add_argument("--deadline", type=float, help="request deadline, seconds (default 1)")
     sim.add_argument(
         "--hop-us",
         type=float,
@@ -70,8 +81,6 @@ def add_parser(commands: Any) -> None:
         default=SimOptions.restart_s,
         help="time a crashed target takes to come back",
     )
-    sim.add_argument("--out", default="results", help="folder for the result set")
-    sim.add_argument("--json", action="store_true", help="print the result set, not the table")
     sim.add_argument(
         "--validate",
         action="store_true",
@@ -106,56 +115,37 @@ def sim_options(args: argparse.Namespace) -> SimOptions:
     return SimOptions(hop_s=args.hop_us / 1e6, restart_s=args.restart_s)
 
 
-def scenarios_from_args(args: argparse.Namespace) -> tuple[list[Scenario], str]:
-    """The scenarios to simulate, and a label for the run id."""
-    from lbbench.scenario.suites import SUITES, suite
-
-    if args.trials < 1:
-        raise ConfigError("--trials", f"must be >= 1, got {args.trials}")
+def plan_from_args(args: argparse.Namespace) -> Plan:
+    """What to simulate: a suite, or one scenario per strategy from the flags."""
+    name = suite_name(args)
+    flags = [flag for key, flag in SINGLE.items() if getattr(args, key) is not None]
+    if name is not None or not flags:
+        return suite_plan(args, name or "default", SINGLE, simulated=True)
     if args.backends is not None and args.targets:
         raise ConfigError("--backends", "a synthetic fleet or --targets, not both")
-    if not any(getattr(args, flag) is not None for flag in SINGLE_FLAGS):
-        if args.suite in SIM_SUITES:
-            scenarios = SIM_SUITES[args.suite](seed=args.seed, trials=args.trials)
-        elif args.suite in SUITES:
-            scenarios = suite(args.suite, args.seed, args.trials)
-        else:
-            known = ", ".join([*SUITES, *SIM_SUITES])
-            raise ConfigError("--suite", f"unknown suite {args.suite!r} (known: {known})")
-        if args.duration is not None:
-            scenarios = [
-                dataclasses.replace(s, load=dataclasses.replace(s.load, duration_s=args.duration))
-                for s in scenarios
-            ]
-        return scenarios, f"sim-{args.suite}"
+    if args.requests is not None and args.duration is not None:
+        raise ConfigError("--requests", "sets the duration: give it or --duration, not both")
     if args.backends is not None:
-        profile = synthetic_fleet(
-            args.backends,
-            capacity=args.capacity,
-            latency=_latency(args.latency),
-            slow_fraction=args.slow_fraction,
-            slow_factor=args.slow_factor,
-        )
+        flags_of = {"backends": "--backends", "capacity": "--capacity"}
+        flags_of |= {"slow_fraction": "--slow-fraction", "slow_factor": "--slow-factor"}
+        with as_flags(flags_of):
+            profile = synthetic_fleet(
+                args.backends,
+                capacity=args.capacity if args.capacity is not None else 4,
+                latency=_latency(args.latency or "exponential:mean_ms=2"),
+                slow_fraction=args.slow_fraction or 0.0,
+                slow_factor=args.slow_factor if args.slow_factor is not None else 10.0,
+            )
     else:
+        synthetic = [f for f in ("--slow-fraction", "--slow-factor", "--capacity", "--latency")
+                     if f in flags]  # fmt: skip
+        if synthetic:
+            raise ConfigError(synthetic[0], "describes a synthetic fleet: goes with --backends")
         profile = load_profile(args.targets or "heterogeneous")
-    if args.utilization is not None:
-        rate = rate_for_utilization(profile, args.utilization)
-    else:
-        rate = args.rate if args.rate is not None else 1000.0
-    if args.requests is not None:
-        if args.requests < 1:
-            raise ConfigError("--requests", f"must be >= 1, got {args.requests}")
-        duration = args.requests / rate
-    else:
-        duration = args.duration if args.duration is not None else 5.0
-    with as_flags(LOAD_FLAGS):
-        load = LoadSpec(
-            rate=rate, duration_s=duration, arrival=args.arrival, shape=args.shape, keys=args.keys
-        )
     strategies = [s.strip() for s in (args.strategy or "round_robin").split(",") if s.strip()]
     if not strategies:
         raise ConfigError("--strategy", "names no strategy")
-    return scenarios_from_flags(args, profile, load, strategies), "sim"
+    return single_plan(args, strategies, "sim", profile)
 
 
 def _sim(args: argparse.Namespace) -> int:
@@ -167,16 +157,9 @@ def _sim(args: argparse.Namespace) -> int:
         return _validate(args, settings)
     if args.against:
         raise ConfigError("--against", "goes with --validate")
-    scenarios, label = scenarios_from_args(args)
-    config = {
-        "simulated": True,
-        "simulator": {k: v for k, v in dataclasses.asdict(settings).items()},
-        "suite": args.suite if label == f"sim-{args.suite}" else None,
-        "seed": args.seed,
-        "trials": args.trials,
-    }
-    tables = [pivot] if label == "sim-scale" else []
-    return execute(scenarios, SimRig(settings), args, label, config, tables=tables)
+    plan = plan_from_args(args)
+    plan.config = {"simulated": True, "simulator": dataclasses.asdict(settings), **plan.config}
+    return execute(plan, SimRig(settings), args)
 
 
 def checks_table(checks: list[Check], title: str):
@@ -208,7 +191,7 @@ def _validate(args: argparse.Namespace, settings: SimOptions) -> int:
         read_result(args.against)  # a bad file fails before minutes of checks
     console = Console(width=None if sys.stdout.isatty() else 160)
     requests = args.requests if args.requests is not None else 500_000
-    checks = theory_checks(requests=requests, seed=args.seed)
+    checks = theory_checks(requests=requests, seed=args.seed if args.seed is not None else 1)
     console.print(checks_table(checks, f"simulator against theory ({requests} requests a queue)"))
     failed = sum(not c.passed for c in checks)
     if args.against:

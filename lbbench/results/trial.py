@@ -217,6 +217,8 @@ def scenario_entry(
     return {
         "key": scenario.key,
         "name": scenario.name,
+        "group": scenario.group,
+        "cell": dict(scenario.cell),
         "profile": scenario.profile.name,
         "profile_source": scenario.profile.source,
         "strategy": scenario.strategy,

@@ -26,7 +26,13 @@ from lbbench.core.faults import Fault
 from lbbench.results.trial import RouterView, trial_result
 from lbbench.rigs.base import Progress, drive
 from lbbench.rigs.loadgen import LoadRun
-from lbbench.rigs.process import READY_TIMEOUT_S, ChildProcess, RigError, note_unplanned_exits
+from lbbench.rigs.process import (
+    READY_TIMEOUT_S,
+    ChildProcess,
+    RigError,
+    note_unplanned_exits,
+    profile_file,
+)
 from lbbench.scenario.scenario import Scenario, is_grpc
 
 
@@ -44,6 +50,7 @@ class LiveProcesses:
         self.problems: list[str] = []
         self._context = zmq.Context()
         self._control: zmq.Socket | None = None
+        self.profile_path = profile_file(scenario.profile, self.log_dir)
         args = [
             "balancer",
             "--frontend", "tcp://127.0.0.1:*",
@@ -53,12 +60,13 @@ class LiveProcesses:
             "--failover", ",".join(scenario.failover),
             "--deadline", str(scenario.deadline_s),
             "--seed", str(seed),
+            "--targets", self.profile_path,
             "--announce",
         ]  # fmt: skip
-        if scenario.profile.source:
-            args += ["--targets", scenario.profile.source]
         for name, value in scenario.strategy_options:
             args += ["--option", f"{name}={json.dumps(value)}"]
+        for path, value in scenario.settings:  # TOML reads a JSON number, string or array
+            args += ["--set", f"{path}={json.dumps(value)}"]
         self.balancer = ChildProcess("balancer", args, self.log_dir, announce=True)
         try:
             line = self.balancer.read_line(READY_TIMEOUT_S)
@@ -74,11 +82,8 @@ class LiveProcesses:
         return self.endpoints["frontend"]
 
     def _start_target(self, target_id: str) -> None:
-        profile = self.scenario.profile
         args = ["target", "--id", target_id, "--backend", self.endpoints["backend"]]
-        args += ["--seed", str(self.seed)]
-        if profile.source:
-            args += ["--targets", profile.source]
+        args += ["--seed", str(self.seed), "--targets", self.profile_path]
         self.targets[target_id] = ChildProcess(f"target-{target_id}", args, self.log_dir)
 
     def start_gateway(self) -> str:

@@ -21,6 +21,17 @@ from lbbench.errors import LbbenchError
 READY_TIMEOUT_S = 20.0
 
 
+def profile_file(profile: Any, folder: Path) -> str:
+    """The scenario's fleet written as a profile file for child processes to read.
+
+    Written every time, not taken from the profile's source: a suite may
+    have built the fleet inline, synthetically, or with faults of its own.
+    """
+    path = folder / "profile.toml"
+    path.write_text(profile.to_toml(), encoding="utf-8")
+    return str(path)
+
+
 class RigError(LbbenchError):
     """The rig could not be brought up (a process died or never got ready)."""
 

@@ -24,12 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from lbbench.core.faults import Fault
-from lbbench.errors import ConfigError
 from lbbench.results.recorder import TIMELINE_STEP_S, Recorder
 from lbbench.results.trial import RouterView, trial_result
 from lbbench.rigs.base import Progress, drive
 from lbbench.rigs.loadgen import LoadRun
-from lbbench.rigs.process import READY_TIMEOUT_S, ChildProcess, note_unplanned_exits
+from lbbench.rigs.process import READY_TIMEOUT_S, ChildProcess, note_unplanned_exits, profile_file
 from lbbench.rpc.policies import check_scenario, service_config
 from lbbench.scenario.scenario import Scenario
 
@@ -38,12 +37,11 @@ class GrpcProcesses:
     """The profile's targets as gRPC servers on loopback."""
 
     def __init__(self, scenario: Scenario, seed: int) -> None:
-        if not scenario.profile.source:
-            raise ConfigError("--targets", "grpc: runs need a fleet profile file")
         self.scenario = scenario
         self.seed = seed
         self._logs = tempfile.TemporaryDirectory(prefix="lbbench-grpc-")
         self.log_dir = Path(self._logs.name)
+        self.profile_path = profile_file(scenario.profile, self.log_dir)
         self.targets: dict[str, ChildProcess] = {}
         self.ports: dict[str, int] = {}
         self.planned_exits: set[str] = set()
@@ -58,7 +56,7 @@ class GrpcProcesses:
     def _start(self, target_id: str, bind: str) -> None:
         args = [
             "target", "--grpc", "--id", target_id, "--bind", bind, "--seed", str(self.seed),
-            "--targets", self.scenario.profile.source, "--announce",
+            "--targets", self.profile_path, "--announce",
         ]  # fmt: skip
         process = ChildProcess(f"target-{target_id}", args, self.log_dir, announce=True)
         self.targets[target_id] = process
@@ -144,8 +142,6 @@ class GrpcRig:
 
     def check(self, scenario: Scenario) -> None:
         check_scenario(scenario.strategy, scenario.failover, scenario.strategy_options)
-        if not scenario.profile.source:
-            raise ConfigError("--targets", "grpc: runs need a fleet profile file")
 
     def run_trial(self, scenario: Scenario, index: int, progress: Progress | None = None) -> dict:
         seed = scenario.seed + index

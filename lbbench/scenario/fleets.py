@@ -1,9 +1,10 @@
-"""Fleets for the simulator that no TOML file should have to spell out: N alike backends,
-some of them slower, and the request rate that loads a fleet to a given utilization."""
+"""Fleets no TOML file should have to spell out (N alike backends, some of them slower),
+and the request rate that loads a fleet to a given utilization."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from lbbench.checks import check_number
 from lbbench.core.latency import Latency
@@ -16,6 +17,50 @@ from lbbench.scenario.profiles import (
 )
 
 
+@dataclass(frozen=True)
+class SyntheticFleet:
+    """``backends`` targets alike but for ``slow_fraction`` of them, ``slow_factor`` times slower.
+
+    In a suite file: ``fleet = { synthetic = { backends = 1000, slow_fraction = 0.05 } }``.
+    """
+
+    backends: int
+    capacity: int = DEFAULT_CAPACITY
+    latency: Latency = DEFAULT_LATENCY_MODEL
+    slow_fraction: float = 0.0
+    slow_factor: float = 10.0
+
+    def __post_init__(self) -> None:
+        check_number("backends", self.backends, low=1, integer=True)
+        check_number("capacity", self.capacity, low=1, integer=True)
+        check_number("slow_fraction", self.slow_fraction, low=0.0, high=1.0)
+        check_number("slow_factor", self.slow_factor, low=0.0, low_open=True)
+
+    def profile(self) -> FleetProfile:
+        """The fleet: the slow ones spread evenly through the ids (so that no strategy gains
+        from their position), at least one as soon as the fraction is above zero (5 % of 10
+        backends is one slow backend, not none)."""
+        backends, latency = self.backends, self.latency
+        slow_count = 0 if self.slow_fraction == 0 else max(1, round(backends * self.slow_fraction))
+        slow = {math.floor((i + 0.5) * backends / slow_count) for i in range(slow_count)}
+        width = len(str(backends - 1))
+        slow_latency = latency.scaled(self.slow_factor)
+        targets = tuple(
+            TargetSpec(
+                id=f"b{i:0{width}d}",
+                capacity=self.capacity,
+                latency=slow_latency if i in slow else latency,
+            )
+            for i in range(backends)
+        )
+        name = f"synthetic-{backends}"
+        description = f"{backends} backends, capacity {self.capacity}, latency {latency.describe()}"
+        if slow_count:
+            name += f"-{slow_count}slow-x{self.slow_factor:g}"
+            description += f"; {slow_count} of them {self.slow_factor:g}x slower"
+        return FleetProfile(name, description, targets)
+
+
 def synthetic_fleet(
     backends: int,
     *,
@@ -24,34 +69,8 @@ def synthetic_fleet(
     slow_fraction: float = 0.0,
     slow_factor: float = 10.0,
 ) -> FleetProfile:
-    """``backends`` targets alike but for ``slow_fraction`` of them, ``slow_factor`` times slower.
-
-    The slow ones are spread evenly through the ids (so that no strategy
-    gains from their position), and there is at least one as soon as the
-    fraction is above zero: 5 % of 10 backends is one slow backend, not none.
-    """
-    check_number("--backends", backends, low=1, integer=True)
-    check_number("--capacity", capacity, low=1, integer=True)
-    check_number("--slow-fraction", slow_fraction, low=0.0, high=1.0)
-    check_number("--slow-factor", slow_factor, low=0.0, low_open=True)
-    slow_count = 0 if slow_fraction == 0 else max(1, round(backends * slow_fraction))
-    slow = {math.floor((i + 0.5) * backends / slow_count) for i in range(slow_count)}
-    width = len(str(backends - 1))
-    slow_latency = latency.scaled(slow_factor)
-    targets = tuple(
-        TargetSpec(
-            id=f"b{i:0{width}d}",
-            capacity=capacity,
-            latency=slow_latency if i in slow else latency,
-        )
-        for i in range(backends)
-    )
-    name = f"synthetic-{backends}"
-    description = f"{backends} backends, capacity {capacity}, latency {latency.describe()}"
-    if slow_count:
-        name += f"-{slow_count}slow-x{slow_factor:g}"
-        description += f"; {slow_count} of them {slow_factor:g}x slower"
-    return FleetProfile(name, description, targets)
+    """The profile of a ``SyntheticFleet``."""
+    return SyntheticFleet(backends, capacity, latency, slow_fraction, slow_factor).profile()
 
 
 def fleet_capacity_rps(profile: FleetProfile) -> float:
@@ -59,10 +78,12 @@ def fleet_capacity_rps(profile: FleetProfile) -> float:
     return sum(t.capacity / t.latency.mean_s() for t in profile.targets)
 
 
-def rate_for_utilization(profile: FleetProfile, utilization: float) -> float:
+def rate_for_utilization(
+    profile: FleetProfile, utilization: float, where: str = "--utilization"
+) -> float:
     """The offered rate that keeps the fleet ``utilization`` busy if perfectly balanced."""
-    check_number("--utilization", utilization, low=0.0, low_open=True)
+    check_number(where, utilization, low=0.0, low_open=True)
     capacity = fleet_capacity_rps(profile)
     if not (capacity > 0 and math.isfinite(capacity)):
-        raise ConfigError("--utilization", "needs targets with a finite mean service time")
+        raise ConfigError(where, "needs targets with a finite mean service time")
     return utilization * capacity

@@ -71,6 +71,20 @@ class LoadSpec:
         rate = self.rate_at(offset_s)
         return 1.0 / rate if self.arrival == "constant" else rng.expovariate(rate)
 
+    def key_parts(self) -> list[str]:
+        """What else tells this load apart (routing keys, closed-loop clients, think time,
+        payload), for scenario keys; empty for the defaults."""
+        parts = []
+        if self.keys:
+            parts.append(f"keys={self.keys}")
+        if self.mode == "closed":
+            parts.append(f"clients={self.clients}")
+            if self.think_s:
+                parts.append(f"think={self.think_s:g}s")
+        if self.payload_bytes != 32:
+            parts.append(f"payload={self.payload_bytes}B")
+        return parts
+
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -56,6 +57,32 @@ class FleetProfile:
             if spec.id == target_id:
                 return spec
         raise ConfigError(self.source or self.name, f"no target with id {target_id!r}")
+
+    def to_toml(self) -> str:
+        """This profile as a profile file (what a rig hands its child processes)."""
+
+        def latency(model: Latency) -> str:
+            params = ", ".join(f"{k} = {v!r}" for k, v in model.params)
+            return f'{{ dist = "{model.dist}", {params} }}'
+
+        lines = [f"name = {json.dumps(self.name)}", f"description = {json.dumps(self.description)}"]
+        for t in self.targets:
+            lines += [
+                "",
+                "[[target]]",
+                f"id = {json.dumps(t.id)}",
+                f"weight = {t.weight}",
+                f"tier = {t.tier}",
+                f"capacity = {t.capacity}",
+                f"latency = {latency(t.latency)}",
+            ]
+        for f in self.faults:
+            lines += ["", "[[fault]]", f"at_s = {f.at_s!r}", f"target = {json.dumps(f.target)}"]
+            lines.append(f'kind = "{f.kind}"')
+            if f.duration_s is not None:
+                lines.append(f"duration_s = {f.duration_s!r}")
+            lines += [f"{k} = {v!r}" for k, v in f.params]
+        return "\n".join(lines) + "\n"
 
     def expected_shares(self, weighted: bool) -> dict[str, float]:
         """Each target's fair share of requests: by weight, or equal; primaries only

@@ -6,11 +6,12 @@ simulator) and every result set records.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lbbench.core.config import FailoverConfig, RouterConfig
-from lbbench.core.settings import apply_settings, resolved
+from lbbench.core.settings import apply_settings, parse_modes, resolved
 from lbbench.core.strategies import STRATEGIES
 from lbbench.scenario.load import LoadSpec
 from lbbench.scenario.profiles import FleetProfile
@@ -39,6 +40,9 @@ class Scenario:
     deadline_s: float = 1.0
     #: further router settings by dotted path (``lbbench.core.settings``)
     settings: tuple[tuple[str, Any], ...] = ()
+    #: the suite's ``[[scenario]]`` this one comes from, and its matrix cell (key, value label)
+    group: str = ""
+    cell: tuple[tuple[str, str], ...] = ()
 
     def validate(self) -> None:
         """Raise ConfigError on bad routing input, before anything starts.
@@ -68,9 +72,40 @@ class Scenario:
             f"{self.profile.name}/{strategy}/{'+'.join(self.failover)}/"
             f"{load.mode}-{load.arrival}-{load.shape}-{load.rate:g}rps-{load.duration_s:g}s"
         )
+        key += "".join(f",{part}" for part in load.key_parts())
         if self.settings:
             key += "/" + ",".join(f"{path}={value}" for path, value in self.settings)
         return key
+
+    def with_settings(self, settings: Mapping[str, Any]) -> Scenario:
+        """This scenario with router settings changed by path (``--set`` on a whole suite).
+
+        ``strategy``, ``strategy_options.*``, ``failover.modes`` and
+        ``deadline_s`` change those fields; any other path joins ``settings``.
+        A ``grpc:`` scenario takes only ``deadline_s`` (grpcio configures the rest).
+        """
+        fields: dict[str, Any] = {}
+        options = dict(self.strategy_options)
+        rest = dict(self.settings)
+        for path, value in settings.items():
+            if path == "strategy":
+                fields["strategy"] = value
+            elif path.startswith("strategy_options."):
+                options[path.partition(".")[2]] = value
+            elif path == "failover.modes":
+                fields["failover"] = parse_modes(value, path)
+            elif path == "deadline_s":
+                fields["deadline_s"] = value
+            elif not is_grpc(self.strategy):
+                rest[path] = value
+        changed = replace(
+            self,
+            **fields,
+            strategy_options=tuple(sorted(options.items())),
+            settings=tuple(sorted(rest.items())),
+        )
+        changed.validate()
+        return changed
 
     def resolved_settings(self) -> dict[str, Any]:
         """Every router setting of this scenario by path (empty for grpcio's policies)."""

@@ -33,6 +33,7 @@ def view(stats: dict[str, Any], recorder: Recorder) -> dict[str, Any]:
         "strategies": sorted(STRATEGIES),
         "strategy": stats.get("strategy"),
         "failover": stats.get("failover"),
+        "settings": stats.get("settings", {}),
         "backends": [
             {
                 "backend": b["id"],

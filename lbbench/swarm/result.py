@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from lbbench.core.latency import Latency
+from lbbench.core.settings import every_setting
+from lbbench.core.strategies import strategy_options
 from lbbench.results.files import new_result_set, save_result
 from lbbench.results.recorder import Recorder
 from lbbench.results.trial import RouterView, scenario_entry, trial_result
@@ -79,11 +81,27 @@ def write_locust_result(
     stats = control.ask({"cmd": "stats"})
     events = control.ask({"cmd": "events"})["events"]
     fleet = fleet_from_stats(stats, profile)
+    in_force = stats.get("settings", {})  # the balancer's settings at the end of the run
+    defaults = every_setting()
     scenario = Scenario(
         name=f"locust {stats['strategy']} {stats['failover']} on {fleet.name}",
         profile=fleet,
         strategy=stats["strategy"],
         failover=tuple(stats["failover"].split("+")),
+        strategy_options=tuple(
+            (path.partition(".")[2], value)
+            for path, value in in_force.items()
+            if path.startswith("strategy_options.")
+            and value != strategy_options(stats["strategy"]).get(path.partition(".")[2])
+        ),
+        deadline_s=in_force.get("deadline_s", 1.0),
+        settings=tuple(
+            (path, value)
+            for path, value in in_force.items()
+            if path in defaults
+            and path not in ("strategy", "failover.modes", "deadline_s")
+            and value != defaults[path]
+        ),
         load=LoadSpec(
             rate=max(users, 1) / pacing_s,
             duration_s=duration,

@@ -115,8 +115,7 @@ def install(web_ui: Any, control: Control, recorder: SwarmRecorder) -> None:
     @app.route("/balancer/set", methods=["POST"])
     def balancer_set():
         body = request.get_json(silent=True)
-        if not isinstance(body, dict) or not ({"strategy", "failover"} & set(body)):
-            return jsonify(
-                {"ok": False, "error": 'expected {"strategy": ...} or {"failover": ...}'}
-            ), 400
+        if not isinstance(body, dict) or not ({"strategy", "failover", "settings"} & set(body)):
+            error = 'expected {"strategy": ...}, {"failover": ...} or {"settings": {path: value}}'
+            return jsonify({"ok": False, "error": error}), 400
         return forward({**body, "cmd": "set"})

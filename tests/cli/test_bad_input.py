@@ -63,6 +63,13 @@ def test_a_bad_profile_is_one_line_naming_the_file_and_key(tmp_path, text, words
         (["run", "--strategy", "fastest"], ["strategy", "unknown strategy 'fastest'"]),
         (["run", "--failover", "retry,pray"], ["--failover", "unknown failover mode 'pray'"]),
         (["run", "--suite", "nightly"], ["--suite", "unknown suite 'nightly'"]),
+        (["run", "--suite", "smoke", "--rate", "100"], ["--rate", "does not apply to a suite"]),
+        (["run", "smoke", "--strategy", "p2c"], ["--strategy", "does not apply to a suite"]),
+        (["run", "smoke", "--suite", "default"], ["--suite", "give the suite once"]),
+        (["run", "nowhere.toml"], ["--suite", "no such suite file"]),
+        (["run", "--suite", "scale"], ["--suite", "simulator suite"]),
+        (["run", "--set", "failover.retry.budget_ratio=-1"], ["failover.retry.budget_ratio"]),
+        (["balancer", "--set", "turbo=1"], ["turbo", "unknown setting"]),
         (["run", "--rate", "-5"], ["--rate", "must be > 0"]),
         (["run", "--rate", "100", "--arrival", "bursty"], ["--arrival", "unknown 'bursty'"]),
         (["run", "--targets", "nowhere"], ["--targets", "no profile 'nowhere'"]),
@@ -88,3 +95,23 @@ def test_a_port_in_use_names_the_address():
         address = f"tcp://127.0.0.1:{port}"
         done = lbbench("balancer", "--frontend", address, "--control", "tcp://127.0.0.1:*")
     assert_one_line_error(done, "--frontend", address, "already in use")
+
+
+SUITES = [
+    # suite file text, words the one-line error must contain
+    ("[[scenario]]\nfleet = 'uniform'\nfailover = 'retry+pray'", "scenario[0].failover: unknown"),
+    ("[[scenario]]\nfleet = 'uniform'\nload = { rate = 0 }", "scenario[0].load.rate: must be > 0"),
+    ("[[scenario]]\nfleet = 'uniform'\n[rank]\nby = ['speed']", "rank.by: unknown metric 'speed'"),
+    ("[[scenario]]\nfleet = 'uniform'\n[gate]\nfail_on = 'p99'", "gate.fail_on: 'p99': expected"),
+]
+
+
+@pytest.mark.parametrize(("text", "words"), SUITES)
+@pytest.mark.parametrize("command", ["run", "sim"])
+def test_a_bad_suite_file_is_one_line_naming_the_file_and_key(tmp_path, text, words, command):
+    path = tmp_path / "mine.toml"
+    path.write_text(text)
+    out = tmp_path / "out"
+    done = lbbench(command, str(path), "--out", str(out))
+    assert_one_line_error(done, f"{path}: {words}")
+    assert not out.exists(), "no result may be written for bad input"

@@ -144,3 +144,49 @@ def test_grpc_bad_input_names_what_is_supported(args, words):
     assert len(lines) == 1 and words in lines[0], done.stderr
     if "unknown grpc policy" in words:
         assert "grpc:pick_first, grpc:round_robin" in lines[0]
+
+
+SUITE = """
+name = "mine"
+trials = 2
+
+[defaults]
+fleet = "uniform"
+load = { utilization = 0.5, duration_s = 1 }
+
+[[scenario]]
+name = "grid"
+matrix.strategy = ["p2c", "peak_ewma"]
+matrix."failover.modes" = ["fail_fast", "eject+retry"]
+"""
+
+
+def test_a_suite_file_simulates_every_cell_with_its_settings_recorded(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text(SUITE)
+    done = lbbench("sim", str(path), "--set", "deadline_s=0.5", "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    (result,) = (tmp_path / "out").iterdir()
+    data = read_result(result)
+    assert data["config"]["suite"] == "mine" and data["config"]["suite_file"] == str(path)
+    cells = [s["cell"] for s in data["scenarios"]]
+    assert cells == [
+        {"strategy": "p2c", "failover.modes": "fail_fast"},
+        {"strategy": "p2c", "failover.modes": "eject+retry"},
+        {"strategy": "peak_ewma", "failover.modes": "fail_fast"},
+        {"strategy": "peak_ewma", "failover.modes": "eject+retry"},
+    ]
+    assert len({s["key"] for s in data["scenarios"]}) == 4
+    for scenario in data["scenarios"]:
+        assert scenario["group"] == "grid" and len(scenario["trials"]) == 2
+        assert scenario["router_settings"]["deadline_s"] == 0.5
+        assert scenario["load"]["rate"] == 4000.0  # half of 4 x 4 / 2 ms
+
+
+def test_list_shows_a_suite_to_copy(tmp_path):
+    done = lbbench("list", "--show", "default")
+    assert done.returncode == 0
+    copy = tmp_path / "default.toml"
+    copy.write_text(done.stdout)
+    done = lbbench("sim", str(copy), "--duration", "0.5", "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr

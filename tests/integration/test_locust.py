@@ -201,6 +201,13 @@ def test_balancer_tab_shows_a_fault_and_refuses_bad_input(tmp_path):
         assert sum(after.values()) > sum(before.values())
         code, answer = post(f"{web}/balancer/set", {"strategy": "p2c"})
         assert code == 200 and get(f"{web}/balancer/data")["strategy"] == "p2c"
+        # any setting by its path, as the page's setting field sends it
+        budget = {"settings": {"failover.retry.budget_ratio": 0.2}}
+        code, answer = post(f"{web}/balancer/set", budget)
+        assert code == 200, answer
+        assert get(f"{web}/balancer/data")["settings"]["failover.retry.budget_ratio"] == 0.2
+        code, answer = post(f"{web}/balancer/set", {"settings": {"failover.retry.tries": 2}})
+        assert code == 400 and "no setting 'tries'" in answer["error"]
         assert "Balancer" in urllib.request.urlopen(f"{web}/balancer", timeout=5).read().decode()
     finally:
         process.send_signal(signal.SIGINT)

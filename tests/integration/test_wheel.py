@@ -1,7 +1,8 @@
 """A wheel works: built from the source tree, installed into a fresh virtualenv, run elsewhere.
 
-The wheel must carry the fleet profiles and the locustfiles (the
-top-level targets/ and locustfiles/ folders, mapped into the package),
+The wheel must carry the fleet profiles, the suites and the locustfiles
+(the top-level targets/, suites/ and locustfiles/ folders, mapped into the
+package),
 so that a plain install can run ``lbbench list``, a live run and Locust
 from any folder. The fresh virtualenv takes lbbench from the wheel alone;
 its dependencies come from the test's own environment (a path entry, not
@@ -22,7 +23,7 @@ import pytest
 from lbbench.results.files import read_result
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = ("pyproject.toml", "README.md", "lbbench", "targets", "locustfiles")
+SOURCES = ("pyproject.toml", "README.md", "lbbench", "targets", "locustfiles", "suites")
 
 
 def run(*command: str | Path, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -63,10 +64,12 @@ def installed(tmp_path_factory) -> Path:
     return venv / "bin"
 
 
-def test_the_wheel_carries_its_profiles_and_locustfiles(installed, tmp_path):
+def test_the_wheel_carries_its_profiles_suites_and_locustfiles(installed, tmp_path):
     done = run(installed / "lbbench", "list", cwd=tmp_path)
-    for name in ("heterogeneous", "crash-recover", "smoke", "uniform"):
+    for name in ("heterogeneous", "crash-recover", "smoke", "uniform", "default", "scale"):
         assert name in done.stdout
+    suite = run(installed / "lbbench", "list", "--show", "smoke", cwd=tmp_path).stdout
+    assert 'fleet = "smoke"' in suite
 
 
 def test_a_live_run_from_the_wheel_in_another_folder(installed, tmp_path):

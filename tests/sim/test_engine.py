@@ -162,9 +162,9 @@ def test_hops_add_four_times_their_delay_to_an_idle_fleet():
 
 
 def test_the_default_suite_simulates_with_the_live_scenario_keys():
-    from lbbench.scenario.suites import default_suite
+    from lbbench.scenario.suites import load_suite
 
-    suite = default_suite()
+    suite = load_suite("default").scenarios
     result = simulate_trial(suite[-1], 0)
     assert accounted(result)
     assert result["generator"]["simulated"] is True

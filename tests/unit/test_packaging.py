@@ -17,4 +17,4 @@ def test_every_package_of_the_source_tree_is_listed():
     }
     on_disk |= {name for name, folder in mapped.items() if (ROOT / folder / "__init__.py").exists()}
     assert set(setuptools["packages"]) == on_disk
-    assert set(mapped) == {"lbbench.targets", "lbbench.locustfiles"}
+    assert set(mapped) == {"lbbench.targets", "lbbench.locustfiles", "lbbench.suites"}

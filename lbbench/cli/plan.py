@@ -1,0 +1,110 @@
+"""What ``lbbench run`` and ``lbbench sim`` will run: a suite, or one scenario from flags.
+
+A suite (a shipped name or a .toml file) says everything about its
+scenarios; flags that would change one of them are refused, not dropped,
+except the ones that apply to every scenario alike: ``--trials``,
+``--seed``, ``--duration``, ``--set``, ``--out`` and ``--json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lbbench.cli.common import parse_settings
+from lbbench.errors import ConfigError
+from lbbench.scenario.scenario import Scenario
+from lbbench.scenario.suite_file import Suite
+
+WITH_A_SUITE = "--trials, --seed, --duration, --set, --out, --json"
+
+
+@dataclass
+class Plan:
+    scenarios: list[Scenario]
+    label: str
+    config: dict[str, Any] = field(default_factory=dict)
+    suite: Suite | None = None
+
+
+def suite_name(args: argparse.Namespace) -> str | None:
+    """The suite asked for, by the positional argument or ``--suite`` (not both)."""
+    if args.suite_file and args.suite:
+        raise ConfigError(
+            "--suite", f"give the suite once (got {args.suite_file} and {args.suite})"
+        )
+    return args.suite_file or args.suite
+
+
+def given_flags(args: argparse.Namespace, flags: Mapping[str, str]) -> list[str]:
+    """The single-scenario flags given on the command line (their defaults are None)."""
+    return [flag for name, flag in flags.items() if getattr(args, name, None) is not None]
+
+
+def suite_plan(
+    args: argparse.Namespace, name: str, single: Mapping[str, str], *, simulated: bool
+) -> Plan:
+    """The plan for suite ``name``; ConfigError for a flag that cannot apply."""
+    from lbbench.scenario.suite_file import read_suite
+    from lbbench.scenario.suites import find_suite
+
+    refused = given_flags(args, single)
+    if refused:
+        raise ConfigError(
+            refused[0],
+            f"does not apply to a suite, whose file says it (with a suite: {WITH_A_SUITE})",
+        )
+    path = find_suite(name)
+    if args.trials is not None and args.trials < 1:
+        raise ConfigError("--trials", f"must be >= 1, got {args.trials}")
+    suite = read_suite(path, trials=args.trials, seed=args.seed)
+    check_references(suite)
+    if suite.simulated_only and not simulated:
+        raise ConfigError(
+            "--suite",
+            f"{suite.name} is a simulator suite (simulated_only): run it with lbbench sim",
+        )
+    settings = parse_settings(args.set or [])
+    scenarios = [with_changes(s, settings, args.duration) for s in suite.scenarios]
+    label = f"sim-{suite.name}" if simulated else suite.name
+    config = {
+        "suite": suite.name,
+        "suite_file": str(path),
+        "seed": args.seed,
+        "trials": args.trials,
+        "set": settings,
+        "duration_s": args.duration,
+    }
+    return Plan(scenarios, label, config, suite)
+
+
+def check_references(suite: Suite) -> None:
+    """The suite's ``[rank] by`` and ``[gate] fail_on`` name metrics that exist."""
+    from lbbench.results.compare import parse_thresholds
+    from lbbench.results.metrics import METRICS
+
+    for name in suite.rank_by:
+        if name not in METRICS:
+            raise ConfigError(
+                f"{suite.source}: rank.by", f"unknown metric {name!r} (known: {', '.join(METRICS)})"
+            )
+    if suite.gate:
+        parse_thresholds(suite.gate, f"{suite.source}: gate.fail_on")
+
+
+def with_changes(
+    scenario: Scenario, settings: Mapping[str, Any], duration_s: float | None
+) -> Scenario:
+    """``scenario`` with router settings by path (``--set``) and another duration."""
+    if duration_s is not None:
+        from lbbench.cli.common import LOAD_FLAGS, as_flags
+
+        with as_flags(LOAD_FLAGS):
+            load = dataclasses.replace(scenario.load, duration_s=duration_s)
+        scenario = dataclasses.replace(scenario, load=load)
+    if settings:
+        scenario = scenario.with_settings(settings)
+    return scenario
