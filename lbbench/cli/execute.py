@@ -57,6 +57,8 @@ def execute(
             results.append(run_scenario(scenario, rig, tick))
             progress.remove_task(task)
             progress.advance(overall, scenario.trials)
+    if plan.suite is not None:
+        config = {**config, "rank_by": list(plan.suite.rank_by), "gate": plan.suite.gate}
     data = new_result_set(label, config, results)
     path = save_result(data, args.out)
     if args.json:
@@ -68,6 +70,8 @@ def execute(
         for table in tables:  # views of the result a suite adds (e.g. the scale study's)
             out.print(table(data))
         out.print(f"result set: {path}")
+    if plan.suite is not None and plan.suite.rank_by:
+        rank_suite(data, plan.suite.rank_by, console if args.json else out)
     lost = sum(s["summary"]["requests"]["lost"] for s in results)
     for line in problems(data):
         console.print(f"[bold red]INVALID[/] {line}")
@@ -75,3 +79,12 @@ def execute(
         console.print(f"[bold red]FAILED: {lost} requests were lost (sent != outcomes)[/]")
         return 1
     return 0
+
+
+def rank_suite(data: dict[str, Any], by: Sequence[str], console: Any) -> None:
+    """The suite's ``[rank]``: each experiment of this run ranked (or why not)."""
+    from lbbench.cli.results import print_rankings
+    from lbbench.results.rank import experiments, rank
+
+    groups = experiments([("this run", data)])
+    print_rankings([rank(rows, by, name) for name, rows in groups.items()], console)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any
 
 from lbbench.cli.common import parse_settings
@@ -19,7 +20,7 @@ from lbbench.errors import ConfigError
 from lbbench.scenario.scenario import Scenario
 from lbbench.scenario.suite_file import Suite
 
-WITH_A_SUITE = "--trials, --seed, --duration, --set, --out, --json"
+WITH_A_SUITE = "--trials, --seed, --duration, --set, --only, --out, --json"
 
 
 @dataclass
@@ -68,7 +69,8 @@ def suite_plan(
             f"{suite.name} is a simulator suite (simulated_only): run it with lbbench sim",
         )
     settings = parse_settings(args.set or [])
-    scenarios = [with_changes(s, settings, args.duration) for s in suite.scenarios]
+    chosen = only(suite.scenarios, args.only) if args.only else list(suite.scenarios)
+    scenarios = [with_changes(s, settings, args.duration) for s in chosen]
     label = f"sim-{suite.name}" if simulated else suite.name
     config = {
         "suite": suite.name,
@@ -77,8 +79,24 @@ def suite_plan(
         "trials": args.trials,
         "set": settings,
         "duration_s": args.duration,
+        "only": args.only,
     }
     return Plan(scenarios, label, config, suite)
+
+
+def only(scenarios: Sequence[Scenario], patterns: list[str]) -> list[Scenario]:
+    """The scenarios whose name or group matches one of ``patterns`` (``*`` is a wildcard)."""
+    chosen = [
+        s
+        for s in scenarios
+        if any(fnmatchcase(s.name, p) or fnmatchcase(s.group, p) for p in patterns)
+    ]
+    if not chosen:
+        known = "; ".join(s.name for s in scenarios)
+        raise ConfigError(
+            "--only", f"no scenario matches {', '.join(patterns)} (scenarios: {known})"
+        )
+    return chosen
 
 
 def check_references(suite: Suite) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from lbbench.errors import ConfigError
 
+DEFAULT_FAIL_ON = "p99:+10%,throughput:-5%,jain:-0.02"
 EXIT_INVALID = 3  # gate --require-valid: a measurement cannot be judged
 
 
@@ -23,8 +24,8 @@ def add_parsers(commands: Any) -> None:
     gat.add_argument("--baseline", required=True, help="baseline result file or folder")
     gat.add_argument(
         "--fail-on",
-        default="p99:+10%,throughput:-5%,jain:-0.02",
-        help='worst tolerated changes, e.g. "p99:+10%%,throughput:-5%%,jain:-0.02"',
+        help='worst tolerated changes, e.g. "p99:+10%%,throughput:-5%%,jain:-0.02" (default: '
+        f"the suite's [gate] fail_on, else {DEFAULT_FAIL_ON.replace('%', '%%')})",
     )
     gat.add_argument(
         "--require-valid",
@@ -33,6 +34,19 @@ def add_parsers(commands: Any) -> None:
     )
     gat.add_argument("--json", action="store_true")
     gat.set_defaults(func=gate)
+
+    rnk = commands.add_parser(
+        "rank", help="rank each experiment's scenarios by an objective, with significance"
+    )
+    rnk.add_argument("results", nargs="+", help="result files or folders (their trials pool)")
+    rnk.add_argument(
+        "--by",
+        default="p99",
+        help="metrics in order (lexicographic), e.g. error_rate,p99 (default p99)",
+    )
+    rnk.add_argument("--alpha", type=float, default=0.05, help="family-wise error (default 0.05)")
+    rnk.add_argument("--json", action="store_true", help="print the rankings as JSON")
+    rnk.set_defaults(func=rank)
 
     rep = commands.add_parser("report", help="HTML report with plots from result sets")
     rep.add_argument("results", nargs="+", help="result files or folders")
@@ -94,20 +108,41 @@ def compare(args: argparse.Namespace) -> int:
     warnings = environment_warnings(everything)
     comparison: dict[str, Any] = {"warnings": warnings, "comparisons": []}
     console = _console()
+    matched = 0
+    base_kinds = _kinds(loaded[0])
     for name, group in zip(args.results[1:], loaded[1:], strict=True):
         rows = compare(base, merge_scenarios(group))
+        matched += bool(rows)
         comparison["comparisons"].append({"base": args.results[0], "other": name, "rows": rows})
+        kinds = _kinds(group)
+        if rows and base_kinds != kinds:
+            warnings.append(
+                f"{args.results[0]} is {'/'.join(sorted(base_kinds))}, {name} is "
+                f"{'/'.join(sorted(kinds))}: a simulation against a live run compares models"
+            )
         if not args.json:
             if not rows:
-                console.print(f"no scenario of {name} matches one of {args.results[0]}")
+                console.print(
+                    f"no scenario of {name} matches one of {args.results[0]} (scenarios match "
+                    "by key; to order different strategies or settings, use lbbench rank)"
+                )
             else:
                 console.print(_comparison_table(rows, f"{args.results[0]} -> {name}"))
     if args.json:
         print(json.dumps(comparison, indent=1))
     else:
         for warning in warnings:
-            _warn(f"environments differ: {warning}")
-    return 0
+            _warn(warning if "compares models" in warning else f"environments differ: {warning}")
+    return 0 if matched == len(loaded) - 1 else 1
+
+
+def _kinds(sets: list[tuple[str, dict[str, Any]]]) -> set[str]:
+    """live and/or simulated, over the scenarios of some result sets."""
+    return {
+        "simulated" if scenario.get("simulated") else "live"
+        for _, data in sets
+        for scenario in data["scenarios"]
+    }
 
 
 def gate(args: argparse.Namespace) -> int:
@@ -120,9 +155,12 @@ def gate(args: argparse.Namespace) -> int:
         parse_thresholds,
     )
 
-    thresholds = parse_thresholds(args.fail_on)
     current = load_sets([args.current])
     baseline = load_sets([args.baseline])
+    if args.fail_on is None:  # the suite's own, when the run says it
+        suite_gates = {data["config"].get("gate") for _, data in current} - {None, ""}
+        args.fail_on = suite_gates.pop() if len(suite_gates) == 1 else DEFAULT_FAIL_ON
+    thresholds = parse_thresholds(args.fail_on)
     names = [t.metric.name for t in thresholds]
     rows = compare(merge_scenarios(baseline), merge_scenarios(current), names)
     if not rows:
@@ -153,6 +191,88 @@ def gate(args: argparse.Namespace) -> int:
         print("gate: cannot judge: a measurement is invalid (exit 3)", file=sys.stderr)
         return EXIT_INVALID
     return 1 if failures else 0
+
+
+def parse_by(text: str, where: str = "--by") -> tuple[str, ...]:
+    from lbbench.results.metrics import METRICS
+
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise ConfigError(where, "names no metric")
+    for name in names:
+        if name not in METRICS:
+            raise ConfigError(where, f"unknown metric {name!r} (known: {', '.join(METRICS)})")
+    return names
+
+
+def ranking_table(ranking: Any):
+    """The rich table of one experiment's ranking (and its answer below, in its caption)."""
+    from rich.table import Table
+
+    from lbbench.results.metrics import metric
+
+    by = [metric(name) for name in ranking.by]
+    table = Table(
+        title=f"ranked by {', '.join(ranking.by)}: {ranking.experiment}",
+        title_justify="left",
+        caption=ranking.answer,
+        caption_justify="left",
+    )
+    for header in ("#", "group", "scenario", "trials"):
+        table.add_column(header, justify="right" if header in ("#", "trials") else "left")
+    for m in by:
+        table.add_column(f"{m.name} median", justify="right")
+        table.add_column("vs best (95% CI; Cliff's d; p adj.)", justify="right")
+    table.add_column("valid")
+    for index, row in enumerate(ranking.rows, start=1):
+        cells = [str(index), ".".join(map(str, row.group)), row.name]
+        cells.append(str(len(row.samples.get(by[0].sample, []))))
+        for m in by:
+            value = row.medians.get(m.name)
+            cells.append("-" if value is None else f"{value:.4g}")
+            effect = row.effects.get(m.name)
+            if effect is None:
+                cells.append("best" if index == 1 else "-")
+                continue
+            change = (
+                f"{effect.relative:+.1%}"
+                if effect.relative is not None
+                else f"{effect.difference:+.3g}"
+            )
+            low, high = effect.interval
+            cells.append(
+                f"{change} [{low:+.3g}, {high:+.3g}]; {effect.cliffs_delta:+.2f}; "
+                f"{effect.p_adjusted:.2g}"
+            )
+        cells.append("yes" if row.valid else "[bold red]NO[/]")
+        table.add_row(*cells)
+    return table
+
+
+def print_rankings(rankings: list[Any], console: Any) -> None:
+    for ranking in rankings:
+        if ranking.refused:
+            console.print(f"[yellow]not ranked[/] {ranking.experiment}: {ranking.refused}")
+        else:
+            console.print(ranking_table(ranking))
+
+
+def rank(args: argparse.Namespace) -> int:
+    from lbbench.checks import check_number
+    from lbbench.results.compare import load_sets
+    from lbbench.results.rank import experiments
+    from lbbench.results.rank import rank as rank_experiment
+
+    by = parse_by(args.by)
+    check_number("--alpha", args.alpha, low=0.0, high=0.5, low_open=True)
+    groups = experiments(load_sets(args.results))
+    rankings = [rank_experiment(rows, by, name, args.alpha) for name, rows in groups.items()]
+    if args.json:
+        print(json.dumps([r.as_dict() for r in rankings], indent=1))
+    else:
+        print_rankings(rankings, _console())
+    # 3, as gate's: the results cannot be judged (too few trials), which more trials mend
+    return EXIT_INVALID if any(r.refused for r in rankings) else 0
 
 
 def report(args: argparse.Namespace) -> int:

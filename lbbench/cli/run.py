@@ -39,6 +39,13 @@ def add_suite_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trials", type=int, help="repeated trials per scenario")
     parser.add_argument("--seed", type=int, help="same seed: same arrivals and work")
     parser.add_argument("--duration", type=float, help="seconds of load per trial")
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="NAME",
+        help="run only the suite's scenarios of this name or group (a * matches anything; "
+        "repeatable)",
+    )
     add_set(parser)
     parser.add_argument("--out", default="results", help="folder for the result set")
     parser.add_argument("--json", action="store_true", help="print the result set, not the table")
@@ -76,6 +83,8 @@ def single_plan(args: argparse.Namespace, strategies: list[str], label: str, pro
 
     if args.trials is not None and args.trials < 1:
         raise ConfigError("--trials", f"must be >= 1, got {args.trials}")
+    if args.only:
+        raise ConfigError("--only", "picks scenarios of a suite, and none was given")
     rate = args.rate if args.rate is not None else 1000.0
     if getattr(args, "utilization", None) is not None:
         rate = rate_for_utilization(profile, args.utilization)

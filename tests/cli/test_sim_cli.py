@@ -190,3 +190,69 @@ def test_list_shows_a_suite_to_copy(tmp_path):
     copy.write_text(done.stdout)
     done = lbbench("sim", str(copy), "--duration", "0.5", "--out", str(tmp_path / "out"))
     assert done.returncode == 0, done.stderr
+
+
+RANKED = """
+name = "three"
+trials = 6
+
+[defaults]
+fleet = "one-slow"
+load = { rate = 1500, duration_s = 1 }
+
+[[scenario]]
+name = "{strategy}"
+matrix.strategy = ["round_robin", "p2c", "peak_ewma"]
+
+[rank]
+by = ["p99"]
+"""
+
+
+def test_rank_orders_an_experiment_and_says_the_answer(tmp_path):
+    path = tmp_path / "three.toml"
+    path.write_text(RANKED)
+    done = lbbench("sim", str(path), "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    assert "peak_ewma has the lowest p99" in done.stdout.replace("\n", " ")  # the suite's [rank]
+    ranked = lbbench("rank", str(tmp_path / "out"), "--by", "p99", "--json")
+    assert ranked.returncode == 0, ranked.stderr
+    (ranking,) = json.loads(ranked.stdout)
+    assert ranking["rows"][0]["name"] == "peak_ewma"
+    assert ranking["rows"][-1]["name"] == "round_robin"
+    last = ranking["rows"][-1]["against_best"]["p99"]
+    assert last["p_adjusted"] < 0.05 and last["cliffs_delta"] == 1.0
+    assert ranking["answer"].startswith("peak_ewma has the lowest p99")
+
+
+def test_rank_refuses_too_few_trials_and_compare_points_to_it(tmp_path):
+    path = tmp_path / "three.toml"
+    path.write_text(RANKED)
+    out = tmp_path / "out"
+    assert lbbench("sim", str(path), "--trials", "2", "--out", str(out)).returncode == 0
+    done = lbbench("rank", str(out))
+    assert done.returncode == 3
+    assert "too few trials" in done.stdout and "--trials 5" in done.stdout
+    (result,) = out.iterdir()
+    other = tmp_path / "other"
+    assert (
+        lbbench("sim", "--targets", "uniform", "--duration", "1", "--out", str(other)).returncode
+        == 0
+    )
+    compared = lbbench("compare", str(result), str(other))
+    assert compared.returncode == 1
+    assert "use lbbench rank" in compared.stdout.replace("\n", " ")
+
+
+def test_compare_warns_when_a_simulation_meets_a_live_run(tmp_path):
+    done = lbbench("sim", "--targets", "uniform", "--duration", "1", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    (simulated,) = tmp_path.iterdir()
+    data = json.loads(simulated.read_text())
+    for scenario in data["scenarios"]:
+        scenario["simulated"] = False  # as a live run of the same scenario would be
+    live = tmp_path / "live.json"
+    live.write_text(json.dumps(data))
+    compared = lbbench("compare", str(live), str(simulated))
+    assert compared.returncode == 0
+    assert "compares models" in compared.stderr.replace("\n", " ")
