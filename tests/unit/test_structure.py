@@ -38,6 +38,8 @@ LAYERS = [
     ("lbbench.balancer", 4),
     ("lbbench.target", 4),
     ("lbbench.cli", 5),
+    ("lbbench.api", 5),
+    ("lbbench.pytest_plugin", 5),
     ("lbbench.swarm", 5),
     ("lbbench.__main__", 5),
     ("lbbench", 0),  # the package itself: its version
