@@ -222,7 +222,7 @@ def ranking_table(ranking: Any):
         table.add_column(header, justify="right" if header in ("#", "trials") else "left")
     for m in by:
         table.add_column(f"{m.name} median", justify="right")
-        table.add_column("vs best (95% CI; Cliff's d; p adj.)", justify="right")
+        table.add_column("vs best [95% CI]; Cliff's delta; Holm p", justify="right")
     table.add_column("valid")
     for index, row in enumerate(ranking.rows, start=1):
         cells = [str(index), ".".join(map(str, row.group)), row.name]
@@ -240,10 +240,12 @@ def ranking_table(ranking: Any):
                 else f"{effect.difference:+.3g}"
             )
             low, high = effect.interval
-            cells.append(
-                f"{change} [{low:+.3g}, {high:+.3g}]; {effect.cliffs_delta:+.2f}; "
-                f"{effect.p_adjusted:.2g}"
-            )
+            if effect.relative is not None:  # the interval relative to the best's median too
+                base = ranking.rows[0].medians[m.name]
+                span = f"[{low / base:+.0%}, {high / base:+.0%}]"
+            else:
+                span = f"[{low:+.3g}, {high:+.3g}]"
+            cells.append(f"{change} {span}; {effect.cliffs_delta:+.2f}; p {effect.p_adjusted:.2g}")
         cells.append("yes" if row.valid else "[bold red]NO[/]")
         table.add_row(*cells)
     return table

@@ -196,23 +196,30 @@ def _interval(best: list[float], other: list[float], seed: int) -> tuple[float, 
 # ---------------------------------------------------------------- ranking
 
 
-def _groups(rows: list[Row], chosen: Metric, alpha: float) -> list[list[Row]]:
-    """``rows`` in groups by ``chosen``: each group a leader and those not different from it."""
+Family = dict[frozenset[int], float]  # Holm-adjusted p of every pair of scenarios, by their ids
+
+
+def family(rows: list[Row], chosen: Metric) -> Family:
+    """Every pair compared on ``chosen`` and the p-values adjusted together (Holm)."""
     values = {id(r): r.samples.get(chosen.sample, []) for r in rows}
-    ordered = sorted(rows, key=lambda r: _better_first(values[id(r)], chosen))
-    pairs = {
-        (id(a), id(b)): mann_whitney(values[id(a)], values[id(b)])[0]
-        for i, a in enumerate(ordered)
-        for b in ordered[i + 1 :]
+    raw = {
+        frozenset((id(a), id(b))): mann_whitney(values[id(a)], values[id(b)])[0]
+        for i, a in enumerate(rows)
+        for b in rows[i + 1 :]
     }
-    adjusted = holm(pairs) if pairs else {}
+    return holm(raw) if raw else {}
+
+
+def _groups(rows: list[Row], chosen: Metric, adjusted: Family, alpha: float) -> list[list[Row]]:
+    """``rows`` in groups by ``chosen``: each group a leader and those not different from it."""
+    ordered = sorted(rows, key=lambda r: _better_first(r.samples.get(chosen.sample, []), chosen))
     groups: list[list[Row]] = []
     left = list(ordered)
     while left:
         leader = left.pop(0)
         group = [leader]
         for row in list(left):
-            if adjusted.get((id(leader), id(row)), 1.0) >= alpha:
+            if adjusted.get(frozenset((id(leader), id(row))), 1.0) >= alpha:
                 group.append(row)
                 left.remove(row)
         groups.append(group)
@@ -220,16 +227,27 @@ def _groups(rows: list[Row], chosen: Metric, alpha: float) -> list[list[Row]]:
 
 
 def _order(
-    rows: list[Row], by: Sequence[Metric], alpha: float, prefix: tuple[int, ...]
+    rows: list[Row],
+    by: Sequence[Metric],
+    families: Mapping[str, Family],
+    alpha: float,
+    prefix: tuple[int, ...],
 ) -> list[Row]:
-    """Lexicographic: groups by the first metric, each ordered by the rest."""
+    """Lexicographic: groups by the first metric, each ordered by the rest.
+
+    Every metric's family of tests is over all the experiment's pairs, also
+    when it orders a group: the p-values reported are the ones that decided.
+    """
     if not by:
         return rows
     ordered: list[Row] = []
-    for number, group in enumerate(_groups(rows, by[0], alpha), start=1):
+    groups = _groups(rows, by[0], families[by[0].name], alpha)
+    for number, group in enumerate(groups, start=1):
         for row in group:
             row.group = (*prefix, number)
-        ordered.extend(_order(group, by[1:], alpha, (*prefix, number)) if len(group) > 1 else group)
+        if len(group) > 1:
+            group = _order(group, by[1:], families, alpha, (*prefix, number))
+        ordered.extend(group)
     return ordered
 
 
@@ -262,25 +280,21 @@ def rank(rows: list[Row], by: Sequence[str], experiment: str = "", alpha: float 
             for m in chosen
             if row.samples.get(m.sample)
         }
-    ranking.rows = _order(rows, chosen, alpha, ())
-    _effects(ranking, chosen)
+    families = {m.name: family(rows, m) for m in chosen}
+    ranking.rows = _order(rows, chosen, families, alpha, ())
+    _effects(ranking, chosen, families)
     ranking.answer = answer(ranking)
     return ranking
 
 
-def _effects(ranking: Ranking, chosen: list[Metric]) -> None:
+def _effects(ranking: Ranking, chosen: list[Metric], families: Mapping[str, Family]) -> None:
     best = ranking.rows[0]
     for m in chosen:
         values = {id(r): r.samples.get(m.sample, []) for r in ranking.rows}
-        raw = {}
-        u_of = {}
-        for row in ranking.rows[1:]:
-            if values[id(row)] and values[id(best)]:
-                raw[id(row)], u_of[id(row)] = mann_whitney(values[id(row)], values[id(best)])
-        adjusted = holm(raw) if raw else {}
         for index, row in enumerate(ranking.rows[1:], start=1):
-            if id(row) not in raw:
+            if not values[id(row)] or not values[id(best)]:
                 continue
+            _, u_of_row = mann_whitney(values[id(row)], values[id(best)])
             difference = row.medians[m.name] - best.medians[m.name]
             base = best.medians[m.name]
             row.effects[m.name] = Effect(
@@ -288,9 +302,9 @@ def _effects(ranking: Ranking, chosen: list[Metric]) -> None:
                 relative=difference / base if m.kind != "index" and base else None,
                 interval=_interval(values[id(best)], values[id(row)], seed=index),
                 cliffs_delta=_cliffs_delta(
-                    u_of[id(row)], len(values[id(row)]), len(values[id(best)]), m
+                    u_of_row, len(values[id(row)]), len(values[id(best)]), m
                 ),
-                p_adjusted=adjusted[id(row)],
+                p_adjusted=families[m.name][frozenset((id(row), id(best)))],
             )
 
 

@@ -80,6 +80,12 @@ def trial_result(
     """
     recorder = report.recorder
     duration = scenario.load.duration_s
+    problems = problems + [
+        f"fault {f.kind} on {f.target} at {f.at_s:g} s starts after the load ended "
+        f"({duration:g} s): nothing measured it"
+        for f in scenario.profile.faults
+        if f.at_s >= duration
+    ]
     requests = {"sent": recorder.sent, **dict(recorder.outcomes), "lost": recorder.lost}
     expected = scenario.expected_shares()
     attempts = view.attempts

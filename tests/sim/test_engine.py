@@ -169,3 +169,12 @@ def test_the_default_suite_simulates_with_the_live_scenario_keys():
     assert accounted(result)
     assert result["generator"]["simulated"] is True
     assert load_profile("crash-recover").faults[0].kind == "crash"
+
+
+def test_a_fault_after_the_load_ended_makes_the_trial_invalid():
+    late = scenario(faults=[Fault(5.0, "t1", "crash", 1.0)], duration=2.0)
+    _, result = run(late)
+    assert not result["valid"]
+    assert result["problems"] == [
+        "fault crash on t1 at 5 s starts after the load ended (2 s): nothing measured it"
+    ]
