@@ -36,11 +36,16 @@ class RigError(LbbenchError):
     """The rig could not be brought up (a process died or never got ready)."""
 
 
-def die_with_parent() -> None:
-    """In the child: get SIGKILL if the runner dies, so no process outlives a run."""
+def die_with_parent(sig: int = signal.SIGKILL) -> None:
+    """In the child: get ``sig`` if the runner dies, so no process outlives a run."""
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        libc.prctl(1, sig)  # PR_SET_PDEATHSIG
+
+
+def quit_with_parent() -> None:
+    """In the child: a SIGTERM (a clean shutdown) if the parent dies."""
+    die_with_parent(signal.SIGTERM)
 
 
 class ChildProcess:

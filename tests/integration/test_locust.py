@@ -31,8 +31,12 @@ def free_port() -> int:
 
 
 def lbbench_locust(*args: str, **kwargs) -> subprocess.Popen:
+    # No terminal for Locust: with one (a developer's shell) it puts the tty in
+    # cbreak mode for its keyboard controls, and a Ctrl-C (our SIGINT) then
+    # once took it over 30 s to quit.
     return subprocess.Popen(
         [sys.executable, "-m", "lbbench", "locust", *args],
+        stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -101,6 +105,7 @@ def test_master_and_two_workers_merge_exactly(tmp_path):
                 "--master-port",
                 str(port),
             ],
+            stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
