@@ -51,14 +51,9 @@ def add_suite_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the result set, not the table")
 
 
-def add_parser(commands: Any) -> None:
-    run = commands.add_parser(
-        "run", help="run a suite (default: the default suite) or one scenario on the live rig"
-    )
-    add_suite_arguments(run)
-    one = run.add_argument_group("one scenario (instead of a suite)")
-    one.add_argument("--targets", help="fleet profile (a shipped name or a .toml path)")
-    one.add_argument("--strategy", help="the strategy (see `lbbench list`)")
+def add_scenario_arguments(one: Any, strategy_help: str) -> None:
+    """The flags that describe scenarios, shared by run and sim (their defaults are None)."""
+    one.add_argument("--strategy", help=strategy_help)
     one.add_argument("--failover", help="failover modes, comma separated")
     one.add_argument("--option", action="append", metavar="NAME=VALUE", help="strategy option")
     rate = one.add_mutually_exclusive_group()
@@ -68,11 +63,21 @@ def add_parser(commands: Any) -> None:
     )
     one.add_argument("--arrival", help="poisson (default) or constant")
     one.add_argument("--shape", help="flat (default), step or ramp")
+    one.add_argument("--keys", type=int, help="distinct routing keys (default 0: none)")
+    one.add_argument("--deadline", type=float, help="request deadline, seconds (default 1)")
+
+
+def add_parser(commands: Any) -> None:
+    run = commands.add_parser(
+        "run", help="run a suite (default: the default suite) or one scenario on the live rig"
+    )
+    add_suite_arguments(run)
+    one = run.add_argument_group("one scenario (instead of a suite)")
+    one.add_argument("--targets", help="fleet profile (a shipped name or a .toml path)")
+    add_scenario_arguments(one, "the strategy (see `lbbench list`)")
     one.add_argument("--mode", help="open (default) or closed loop")
     one.add_argument("--clients", type=int, help="closed loop: clients (default 16)")
-    one.add_argument("--keys", type=int, help="distinct routing keys (default 0: none)")
     one.add_argument("--processes", type=int, help="generator processes (default 1)")
-    one.add_argument("--deadline", type=float, help="request deadline, seconds (default 1)")
     run.set_defaults(func=run_command)
 
 

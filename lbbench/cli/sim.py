@@ -10,7 +10,7 @@ from typing import Any
 from lbbench.checks import check_number
 from lbbench.cli.common import as_flags
 from lbbench.cli.plan import Plan, suite_name, suite_plan
-from lbbench.cli.run import add_suite_arguments, single_plan
+from lbbench.cli.run import add_scenario_arguments, add_suite_arguments, single_plan
 from lbbench.core.latency import parse_latency
 from lbbench.errors import ConfigError
 from lbbench.scenario.fleets import synthetic_fleet
@@ -56,19 +56,8 @@ def add_parser(commands: Any) -> None:
         help="synthetic: service time, e.g. exponential:mean_ms=2 (the default) "
         "or lognormal:median_ms=8,sigma=1",
     )
-    one.add_argument("--strategy", help="strategies, comma separated: one scenario each")
-    one.add_argument("--failover", help="failover modes, comma separated")
-    one.add_argument("--option", action="append", metavar="NAME=VALUE", help="strategy option")
-    rate = one.add_mutually_exclusive_group()
-    rate.add_argument("--rate", type=float, help="offered requests per second (default 1000)")
-    rate.add_argument(
-        "--utilization", type=float, help="offered load as a fraction of the fleet's capacity"
-    )
+    add_scenario_arguments(one, "strategies, comma separated: one scenario each")
     one.add_argument("--requests", type=int, help="requests per trial (sets the duration)")
-    one.add_argument("--arrival", help="poisson (default) or constant")
-    one.add_argument("--shape", help="flat (default), step or ramp")
-    one.add_argument("--keys", type=int, help="distinct routing keys (default 0: none)")
-    one.add_argument("--deadline", type=float, help="request deadline, seconds (default 1)")
     sim.add_argument(
         "--hop-us",
         type=float,

@@ -140,14 +140,19 @@ def parse_profile(data: Mapping[str, Any], source: str) -> FleetProfile:
     return FleetProfile(name, description, tuple(targets), tuple(faults), source)
 
 
-def shipped() -> dict[str, Path]:
-    """The profiles that come with lbbench, by name (``lbbench.targets``, in any install)."""
-    folder = resources.files("lbbench.targets")
+def shipped_files(package: str) -> dict[str, Path]:
+    """The ``*.toml`` files a package of lbbench ships, by name (in any install)."""
+    folder = resources.files(package)
     return {
         Path(entry.name).stem: Path(str(entry))
         for entry in sorted(folder.iterdir(), key=lambda e: e.name)
         if entry.name.endswith(".toml")
     }
+
+
+def shipped() -> dict[str, Path]:
+    """The profiles that come with lbbench, by name (``lbbench.targets``)."""
+    return shipped_files("lbbench.targets")
 
 
 def resolve(name_or_path: str) -> Path:

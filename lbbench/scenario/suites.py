@@ -3,21 +3,16 @@ and finding a suite by name or path; ``default`` is what ``lbbench run`` runs wi
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 from lbbench.errors import ConfigError
+from lbbench.scenario.profiles import shipped_files
 from lbbench.scenario.suite_file import Suite, read_suite
 
 
 def shipped_suites() -> dict[str, Path]:
-    """The shipped suite files by name."""
-    folder = resources.files("lbbench.suites")
-    return {
-        Path(entry.name).stem: Path(str(entry))
-        for entry in sorted(folder.iterdir(), key=lambda e: e.name)
-        if entry.name.endswith(".toml")
-    }
+    """The shipped suite files by name (``lbbench.suites``)."""
+    return shipped_files("lbbench.suites")
 
 
 def find_suite(name_or_path: str, where: str = "--suite") -> Path:
