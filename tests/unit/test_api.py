@@ -35,3 +35,13 @@ def test_settings_by_path_and_refusals_as_on_the_command_line():
         lb.run(SUITE, simulated=True, settings={"failover.retry.tries": 2})
     with pytest.raises(ConfigError, match="--only"):
         lb.run(SUITE, simulated=True, only=["nothing like it"])
+
+
+def test_the_pytest_fixture_keeps_results_and_feeds_pytest_benchmark(lbbench, benchmark, request):
+    result = benchmark.pedantic(
+        lbbench.run, args=(SUITE,), kwargs={"trials": 1, "only": ["p2c"]}, rounds=1
+    )
+    lbbench.record(benchmark, result)
+    assert benchmark.extra_info["lbbench"]["p2c"]["p99"] == result.scenario("p2c").value("p99")
+    assert ("lbbench", result.figures()) in request.node.user_properties
+    assert result.path is not None and result.path.parent == lbbench.out
