@@ -79,6 +79,7 @@ class Target:
         self.served = 0
         self.dropped = 0
         self._schedule = sorted(schedule, key=lambda f: f.at_s)
+        self.recoveries: list[float] = []  # when faults in force end (monotonic seconds)
         self._stop = False
         self._balancer_seen = 0.0
 
@@ -134,6 +135,7 @@ class Target:
     # ------------------------------------------------------------------ control
 
     def apply_fault(self, command: dict[str, Any], now: float) -> None:
+        """Apply a fault command now; with ``duration_s``, recover when it is over."""
         command = parse_command(command)
         if command["kind"] == "crash":
             # A crash is abrupt: no goodbye, no flush, sockets die with the process.
@@ -141,6 +143,8 @@ class Target:
             os._exit(3)
         self.faults.apply(command, now)
         self.queue.pump(now)  # a stall may have ended
+        if "duration_s" in command:
+            self.recoveries.append(now + command["duration_s"])
 
     def _on_balancer(self, frames: list[bytes], now: float) -> None:
         command = frames[0]
@@ -188,7 +192,7 @@ class Target:
         self._balancer_seen = start
         next_heartbeat = start + self.heartbeat_s
         schedule = deque(self._schedule)
-        recoveries: list[float] = []
+        recoveries = self.recoveries
         timers = self._timers
         while not self._stop and (until is None or time.monotonic() < until):
             now = time.monotonic()

@@ -19,6 +19,12 @@ def add_parsers(commands: Any) -> None:
     bal.add_argument("--control", default=DEFAULT_CONTROL, help="control/stats socket (REP)")
     add_routing(bal)
     bal.add_argument("--targets", help="fleet profile: its weights and tiers win over READY")
+    bal.add_argument(
+        "--forget-after",
+        type=float,
+        default=10.0,
+        help="seconds of silence after which a joined target is removed (default 10)",
+    )
     bal.add_argument("--seed", type=int, default=0)
     bal.add_argument("--announce", action="store_true", help=argparse.SUPPRESS)
     bal.set_defaults(func=balancer)
@@ -69,6 +75,7 @@ def balancer(args: argparse.Namespace) -> int:
         control=args.control or None,
         seed=args.seed,
         weights=known,
+        forget_after_s=args.forget_after,
     )
     return serve(instance, announce=args.announce)
 

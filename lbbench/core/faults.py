@@ -34,7 +34,8 @@ class SlowParams:
     factor: float = 4.0  # service times are multiplied by it
 
     def __post_init__(self) -> None:
-        check_number("factor", self.factor, low=0.0, low_open=True)
+        # A bound, so that no job is scheduled beyond any run (1e9 wedged a target for good).
+        check_number("factor", self.factor, low=0.0, high=1000.0, low_open=True)
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class FlapParams:
     period_s: float = 1.0  # partitioned for the first half of each period
 
     def __post_init__(self) -> None:
-        check_number("period_s", self.period_s, low=0.0, low_open=True)
+        check_number("period_s", self.period_s, low=0.0, high=3600.0, low_open=True)
 
 
 @dataclass(frozen=True)
@@ -121,10 +122,15 @@ class Fault:
 
 
 def parse_command(command: Any, where: str = "fault") -> dict[str, Any]:
-    """Check a run-time fault command ``{"kind": ..., params}``; return it completed."""
+    """Check a run-time fault command ``{"kind": ..., params, "duration_s": ...}``;
+    return it completed (the kind's parameters defaulted; ``duration_s`` kept when given)."""
     if not isinstance(command, Mapping):
         raise ConfigError(where, f"must be a table, got {command!r}")
-    return Fault.from_table({"at_s": 0, "target": "-", **command}, where).command()
+    fault = Fault.from_table({"at_s": 0, "target": "-", **command}, where)
+    completed = fault.command()
+    if fault.duration_s is not None:
+        completed["duration_s"] = fault.duration_s
+    return completed
 
 
 class FaultState:

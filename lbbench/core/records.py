@@ -77,6 +77,7 @@ class RouterStats:
         "attempts",
         "cancelled",
         "counters",
+        "foreign_replies",
         "late_replies",
         "outcomes",
         "panics",
@@ -90,6 +91,7 @@ class RouterStats:
         self.attempts = 0
         self.cancelled = 0
         self.late_replies = 0
+        self.foreign_replies = 0  # replies from a backend the attempt was not sent to
         self.panics = 0
         self.probes = 0
         self.counters: Counter[str] = Counter(
@@ -102,6 +104,7 @@ class RouterStats:
             "attempts": self.attempts,
             "cancelled": self.cancelled,
             "late_replies": self.late_replies,
+            "foreign_replies": self.foreign_replies,
             "panics": self.panics,
             "probes": self.probes,
         }

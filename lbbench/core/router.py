@@ -25,9 +25,10 @@ Invariants (checked by the property tests):
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from lbbench.core.actions import Action, Arm, Cancel, HealthEvent, Probe, Reply, Send, Timer
@@ -74,7 +75,10 @@ class Router:
         *,
         rng: random.Random,
         event_log: int = 10_000,
+        attempt_ids: Iterator[int] | None = None,
     ) -> None:
+        """``attempt_ids`` gives the ids of attempts (default 0, 1, 2, ...); the live
+        balancer draws them at random, so that no peer can guess another's."""
         self.rng = rng
         self.backends: dict[str, BackendState] = {}
         self.hooks = Composition()
@@ -83,7 +87,7 @@ class Router:
         self._configure(config)
         self._requests: dict[int, Request] = {}
         self._attempts: dict[int, Attempt] = {}
-        self._next_attempt = 0
+        self._attempt_ids = attempt_ids if attempt_ids is not None else itertools.count()
         self._joined: tuple[BackendState, ...] = ()
         self._pools = PoolSet([], [], 0, False)
         self._dirty = True
@@ -192,12 +196,21 @@ class Router:
             hook(request, now)
         return out
 
-    def on_reply(self, now: float, attempt: int, ok: bool) -> list[Action]:
-        """The backend answered ``attempt``: ``ok`` True for success, False for a fault."""
+    def on_reply(
+        self, now: float, attempt: int, ok: bool, backend_id: str | None = None
+    ) -> list[Action]:
+        """The backend answered ``attempt``: ``ok`` True for success, False for a fault.
+
+        With ``backend_id`` (who sent the reply), a reply from any backend but
+        the one the attempt went to is refused and counted as foreign.
+        """
         self._now = now
         record = self._attempts.get(attempt)
         if record is None:
             self.stats.late_replies += 1  # timed out, cancelled, or never ours
+            return []
+        if backend_id is not None and record.backend.id != backend_id:
+            self.stats.foreign_replies += 1
             return []
         out = self._out = []
         self._end_attempt(record, now, OK if ok else ERROR)
@@ -248,7 +261,7 @@ class Router:
         self._add(backend, now)
         return out
 
-    def on_leave(self, now: float, backend_id: str) -> list[Action]:
+    def on_leave(self, now: float, backend_id: str, detail: str = "") -> list[Action]:
         """A backend went away: its live attempts fail over and it gets nothing more."""
         self._now = now
         out = self._out = []
@@ -259,7 +272,7 @@ class Router:
         for hook in self.hooks.on_leave:
             hook(backend, now)
         self._membership_changed = self._dirty = True
-        self.note(now, backend, Health.LEAVE, "")
+        self.note(now, backend, Health.LEAVE, detail)
         for record in [a for a in self._attempts.values() if a.backend is backend]:
             if not record.done:
                 self._fail_attempt(record, now)
@@ -300,8 +313,9 @@ class Router:
         backend = self._choose(request, now)
         if backend is None:
             return False
-        aid = self._next_attempt
-        self._next_attempt = aid + 1
+        aid = next(self._attempt_ids)
+        while aid in self._attempts:  # a drawn id may repeat, however rarely
+            aid = next(self._attempt_ids)
         record = Attempt(aid, request, backend, now, extra)
         self._attempts[aid] = record
         request.attempts.append(record)

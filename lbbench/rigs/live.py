@@ -39,7 +39,8 @@ from lbbench.scenario.scenario import Scenario, is_grpc
 class LiveProcesses:
     """A balancer and the profile's targets, as real processes on loopback."""
 
-    def __init__(self, scenario: Scenario, seed: int) -> None:
+    def __init__(self, scenario: Scenario, seed: int, balancer_args: tuple[str, ...] = ()) -> None:
+        """``balancer_args``: more flags for ``lbbench balancer`` (tests use them)."""
         self.scenario = scenario
         self.seed = seed
         self._logs = tempfile.TemporaryDirectory(prefix="lbbench-rig-")
@@ -67,6 +68,7 @@ class LiveProcesses:
             args += ["--option", f"{name}={json.dumps(value)}"]
         for path, value in scenario.settings:  # TOML reads a JSON number, string or array
             args += ["--set", f"{path}={json.dumps(value)}"]
+        args += list(balancer_args)
         self.balancer = ChildProcess("balancer", args, self.log_dir, announce=True)
         try:
             line = self.balancer.read_line(READY_TIMEOUT_S)

@@ -89,6 +89,10 @@ class GrpcTarget(lbbench_pb2_grpc.LbbenchServicer):
         self.faults.apply(command, self.loop.time())
         self.queue.pump(self.loop.time())  # a stall may have ended
         await self._update_health()
+        if "duration_s" in command:  # then it recovers, as a profile's fault does
+            self.loop.call_later(
+                command["duration_s"], lambda: asyncio.ensure_future(self.recover())
+            )
 
     async def recover(self) -> None:
         await self.apply({"kind": "recover"})

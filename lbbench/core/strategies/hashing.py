@@ -47,6 +47,9 @@ def next_prime(n: int) -> int:
     return n
 
 
+MAX_TABLE_SIZE = 1_000_003  # a prime: a table of a million entries at most
+
+
 class _KeyHashing(Strategy):
     """Shared walk for hash strategies: a cyclic list of owners and a start point.
 
@@ -162,8 +165,10 @@ class RingHash(_KeyHashing):
         load_factor: float = 1.25,
     ) -> None:
         super().__init__(rng, bounded_load, load_factor)
-        check_number("strategy_options.vnodes", vnodes, low=1)
-        check_number("strategy_options.max_ring_size", max_ring_size, low=1)
+        check_number("strategy_options.vnodes", vnodes, low=1, high=10_000, integer=True)
+        check_number(
+            "strategy_options.max_ring_size", max_ring_size, low=1, high=1 << 24, integer=True
+        )
         self.vnodes = int(vnodes)
         self.max_ring_size = int(max_ring_size)
         self._hashes: list[int] = []
@@ -216,11 +221,12 @@ class Maglev(_KeyHashing):
         load_factor: float = 1.25,
     ) -> None:
         super().__init__(rng, bounded_load, load_factor)
-        if (
-            isinstance(table_size, bool)
-            or not isinstance(table_size, int)
-            or not is_prime(table_size)
-        ):
+        # bounded first: the table is built in memory, and a huge number takes
+        # seconds just to test for primality
+        check_number(
+            "strategy_options.table_size", table_size, low=2, high=MAX_TABLE_SIZE, integer=True
+        )
+        if not is_prime(table_size):
             raise ConfigError("strategy_options.table_size", f"must be a prime, got {table_size!r}")
         self.table_size = table_size
         self.size = table_size

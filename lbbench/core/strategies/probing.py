@@ -63,7 +63,7 @@ class Probing(Strategy):
     ) -> None:
         super().__init__(rng)
         check_number("strategy_options.probes_per_request", probes_per_request, low=0.0, high=16)
-        check_number("strategy_options.pool_size", pool_size, low=1)
+        check_number("strategy_options.pool_size", pool_size, low=1, high=4096, integer=True)
         check_number("strategy_options.max_age_s", max_age_s, low=0.0, low_open=True)
         check_number("strategy_options.max_reuse", max_reuse, low=1)
         check_number("strategy_options.hot_quantile", hot_quantile, low=0.0, high=1.0)

@@ -16,22 +16,24 @@ from __future__ import annotations
 import heapq
 import itertools
 import json
+import os
 import random
 import signal
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import zmq
 
 from lbbench import protocol as p
+from lbbench.balancer import control
+from lbbench.balancer.peers import FORGET_AFTER_S, Silence, backend_from_ready
 from lbbench.core.actions import Arm, Cancel, Probe, Reply, Send
 from lbbench.core.backends import Backend
-from lbbench.core.config import RouterConfig, parse_failover
-from lbbench.core.faults import parse_command
+from lbbench.core.config import RouterConfig
 from lbbench.core.router import Router
-from lbbench.core.settings import apply_settings, resolved
+from lbbench.core.settings import resolved
 from lbbench.errors import ConfigError, LbbenchError
 from lbbench.vocabulary import MALFORMED
 
@@ -46,6 +48,14 @@ class AddressInUse(LbbenchError):
     pass
 
 
+def unguessable_ids() -> Iterator[int]:
+    """Attempt ids drawn at random (63 bits, seeded from the OS), so that a peer that sees
+    its own attempts learns nothing of the ids of attempts sent to others."""
+    draw = random.Random(int.from_bytes(os.urandom(16), "big")).getrandbits
+    while True:
+        yield draw(63)
+
+
 class Balancer:
     def __init__(
         self,
@@ -58,8 +68,10 @@ class Balancer:
         heartbeat_s: float = 0.5,
         weights: Mapping[str, Backend] | None = None,
         context: zmq.Context | None = None,
+        forget_after_s: float = FORGET_AFTER_S,
     ) -> None:
-        self.router = Router(config, rng=random.Random(seed))
+        self.router = Router(config, rng=random.Random(seed), attempt_ids=unguessable_ids())
+        self.silence = Silence(forget_after_s)
         self.context = context or zmq.Context.instance()
         self.heartbeat_s = heartbeat_s
         self.known = dict(weights or {})  # profile metadata wins over a target's READY
@@ -67,7 +79,10 @@ class Balancer:
         self.front = self._bind(zmq.ROUTER, frontend, "--frontend")
         self.back = self._bind(zmq.ROUTER, backend, "--backend")
         self.back.setsockopt(zmq.ROUTER_MANDATORY, 1)
-        self.back.setsockopt(zmq.ROUTER_HANDOVER, 1)
+        # No handover: a second peer claiming a connected target's id is refused
+        # by ZeroMQ itself; the id is free again once the first one's
+        # connection is gone (a restarted target reconnects then).
+        self.back.setsockopt(zmq.ROUTER_HANDOVER, 0)
         self.ctl = self._bind(zmq.REP, control, "--control") if control else None
         self.endpoints = {
             "frontend": self.front.getsockopt_string(zmq.LAST_ENDPOINT),
@@ -105,6 +120,16 @@ class Balancer:
         return sock
 
     # ------------------------------------------------------------------ actions
+
+    def execute(self, actions: list[Any], now: float) -> None:
+        """Carry out the router's actions (the control endpoint's switches too)."""
+        self._execute(actions, now)
+
+    def send_backend(self, backend_id: str, frames: list[bytes]) -> bool:
+        return self._send_backend(backend_id, frames)
+
+    def shut_down(self) -> None:
+        self._stop = True
 
     def _execute(self, actions: list[Any], now: float) -> None:
         router = self.router
@@ -183,6 +208,7 @@ class Balancer:
         command = frames[1]
         router = self.router
         state = router.backends.get(sender)
+        self.silence.heard(sender, now)
         if command[:3] == p.REP and len(frames) == 3:
             if state is None or not state.joined:
                 self._send_backend(sender, [p.WHO])
@@ -192,7 +218,7 @@ class Balancer:
             except p.ProtocolError:
                 return
             self._payload = frames[2]
-            self._execute(router.on_reply(now, attempt, ok), now)
+            self._execute(router.on_reply(now, attempt, ok, sender), now)
             self._payload = b""
         elif command == p.HB:
             if state is None or not state.joined:
@@ -201,12 +227,8 @@ class Balancer:
                 router.on_heartbeat(now, sender)
         elif command == p.READY and len(frames) == 3:
             try:
-                meta = p.decode_json(frames[2], "READY")
-                known = self.known.get(sender)
-                backend = known or Backend(
-                    sender, weight=int(meta.get("weight", 1)), tier=int(meta.get("tier", 0))
-                )
-            except (p.ProtocolError, LbbenchError, TypeError, ValueError, AttributeError) as error:
+                backend = backend_from_ready(sender, frames[2], self.known)
+            except (p.ProtocolError, LbbenchError) as error:
                 print(f"balancer: ignored READY from {sender!r}: {error}", file=sys.stderr)
                 return
             self._execute(router.on_join(now, backend), now)
@@ -217,78 +239,17 @@ class Balancer:
                 return
             router.on_probe_reply(now, sender, in_flight, latency)
         elif command == p.BYE:
-            self._execute(router.on_leave(now, sender), now)
+            self.silence.forget(sender)
+            self._execute(router.on_leave(now, sender, "said goodbye"), now)
+
+    def _forget_the_silent(self, now: float) -> None:
+        """Joined targets not heard from for a while left without a word: take them out."""
+        joined = [b.id for b in self.router.backends.values() if b.joined]
+        for peer, since in self.silence.silent(joined, now):
+            self.silence.forget(peer)
+            self._execute(self.router.on_leave(now, peer, f"silent for {since:.1f} s"), now)
 
     # ------------------------------------------------------------------ control
-
-    def _on_control(self, frame: bytes, now: float) -> dict[str, Any]:
-        try:
-            request = json.loads(frame)
-            if not isinstance(request, dict):
-                raise ValueError("a control request is a JSON object")
-            command = request.get("cmd")
-            if command == "ping":
-                return {"ok": True}
-            if command == "stats":
-                return {"ok": True, **self.stats(now)}
-            if command == "events":
-                since = int(request.get("since", 0))
-                events = list(self.router.events)[since:]
-                return {"ok": True, "events": [e._asdict() for e in events]}
-            if command == "fault":
-                return self._fault(request, now)
-            if command == "set":
-                return self._set(request, now)
-            if command == "shutdown":
-                self._stop = True
-                return {"ok": True}
-            raise ValueError(
-                f"unknown command {command!r} (ping, stats, events, fault, set, shutdown)"
-            )
-        except LbbenchError as error:
-            return {"ok": False, "error": str(error)}
-        except (ValueError, TypeError, KeyError) as error:
-            return {"ok": False, "error": f"control: {error}"}
-
-    def _fault(self, request: dict[str, Any], now: float) -> dict[str, Any]:
-        target = request.get("target")
-        state = self.router.backends.get(target) if isinstance(target, str) else None
-        if state is None or not state.joined:
-            known = ", ".join(b.id for b in self.router.backends.values() if b.joined)
-            raise ConfigError("fault.target", f"unknown target {target!r} (known: {known})")
-        command = parse_command({k: v for k, v in request.items() if k not in ("cmd", "target")})
-        sent = self._send_backend(target, [p.FAULT, p.encode_json(command)])
-        if not sent:
-            return {"ok": False, "error": f"fault.target: {target} is not connected"}
-        return {"ok": True, "target": target, "fault": command}
-
-    def _set(self, request: dict[str, Any], now: float) -> dict[str, Any]:
-        """Switch strategy (and its ``options``), ``failover`` modes, or any ``settings`` by path.
-
-        Everything asked is checked before anything changes; a key the
-        command does not know is refused, so nothing is silently ignored.
-        """
-        unknown = sorted(set(request) - {"cmd", "strategy", "options", "failover", "settings"})
-        if unknown:
-            raise ConfigError(
-                f"set.{unknown[0]}", "unknown key (strategy, options, failover, settings)"
-            )
-        settings: dict[str, Any] = {}
-        if "strategy" in request:
-            settings["strategy"] = request["strategy"]
-            options = request.get("options", {})
-            if not isinstance(options, dict):
-                raise ConfigError("set.options", "must be an object of option: value")
-            settings.update({f"strategy_options.{k}": v for k, v in options.items()})
-        if "failover" in request:
-            settings["failover.modes"] = parse_failover(str(request["failover"]), "failover")
-        given = request.get("settings", {})
-        if not isinstance(given, dict):
-            raise ConfigError("set.settings", "must be an object of path: value")
-        settings.update(given)
-        config = apply_settings(self.router.config, settings)
-        self._execute(self.router.reconfigure(now, config), now)
-        return {"ok": True, "strategy": config.strategy, "failover": config.failover.label}
 
     def stats(self, now: float) -> dict[str, Any]:
         snapshot = self.router.snapshot()
@@ -338,8 +299,8 @@ class Balancer:
             ready = poller.poll(wait if wait > 0 else 0)
             for sock, _ in ready:
                 if sock is ctl:
-                    request = ctl.recv()
-                    ctl.send(p.encode_json(self._on_control(request, monotonic())))
+                    request = ctl.recv_multipart()  # all of it: a REP socket takes one message
+                    ctl.send(p.encode_json(control.answer(self, request, monotonic())))
                     continue
                 handler = self._on_backend if sock is back else self._on_frontend
                 for _ in range(_BATCH):
@@ -356,6 +317,7 @@ class Balancer:
                 for state in router.backends.values():
                     if state.joined:
                         self._send_backend(state.id, [p.HB])
+                self._forget_the_silent(now)
                 next_heartbeat = now + self.heartbeat_s
         left = router.pending
         # Whatever is still pending when we go is answered, never dropped silently.
