@@ -12,7 +12,10 @@ from lbbench.core.config import FailoverConfig, RouterConfig, parse_failover
 from lbbench.core.settings import apply_settings
 from lbbench.errors import ConfigError
 
-EXIT_USAGE = 2
+EXIT_LOST = 1  # a request got no outcome (sent != outcomes) in a trial whose rig held up
+EXIT_USAGE = 2  # bad input: flags, configuration, files
+EXIT_INVALID = 3  # a judgement refused: invalid measurements, too few trials to rank
+EXIT_RIG_FAILED = 4  # a rig process died mid-run: those trials are invalid, the rest saved
 
 # A spec's field path -> the flag a user typed it with, so that an error
 # names what the user can fix on the command line.

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from lbbench.cli.common import EXIT_LOST, EXIT_RIG_FAILED
 from lbbench.cli.plan import Plan
 from lbbench.rigs.base import Rig, run_scenario
 
@@ -19,7 +20,8 @@ def execute(
     *,
     tables: Sequence[Any] = (),
 ) -> int:
-    """Every scenario's trials on ``rig``; exit 1 if a request was lost."""
+    """Every scenario's trials on ``rig``; exit 4 if a rig process died mid-trial,
+    else 1 if a request was lost."""
     scenarios, label, config = plan.scenarios, plan.label, plan.config
     if plan.suite is not None and plan.suite.pivot is not None:
         from lbbench.results.pivot import pivot_table
@@ -72,12 +74,20 @@ def execute(
         out.print(f"result set: {path}")
     if plan.suite is not None and plan.suite.rank_by:
         rank_suite(data, plan.suite.rank_by, console if args.json else out)
-    lost = sum(s["summary"]["requests"]["lost"] for s in results)
     for line in problems(data):
         console.print(f"[bold red]INVALID[/] {line}")
+    failed = [t for s in results for t in s["trials"] if t.get("rig_failure")]
+    if failed:
+        unanswered = sum(t["rig_failure"]["unanswered"] for t in failed)
+        console.print(
+            f"[bold red]RIG FAILED in {len(failed)} trial(s)[/]: invalid, {unanswered} requests "
+            "in flight there got no answer; the other trials are in the result set"
+        )
+        return EXIT_RIG_FAILED
+    lost = sum(s["summary"]["requests"]["lost"] for s in results)
     if lost:
         console.print(f"[bold red]FAILED: {lost} requests were lost (sent != outcomes)[/]")
-        return 1
+        return EXIT_LOST
     return 0
 
 

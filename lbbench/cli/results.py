@@ -7,10 +7,10 @@ import json
 import sys
 from typing import Any
 
+from lbbench.cli.common import EXIT_INVALID
 from lbbench.errors import ConfigError
 
 DEFAULT_FAIL_ON = "p99:+10%,throughput:-5%,jain:-0.02"
-EXIT_INVALID = 3  # gate --require-valid: a measurement cannot be judged
 
 
 def add_parsers(commands: Any) -> None:

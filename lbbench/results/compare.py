@@ -80,13 +80,19 @@ def relative_change(metric: Metric, base: float, other: float) -> float:
     return (other - base) / base if base else 0.0
 
 
+def result_files(folder: Path) -> list[Path]:
+    """The result files of a folder: its ``*.json``, less hidden ones (a writer's
+    temporary file, an editor's backup) that are not result sets."""
+    return sorted(f for f in folder.glob("*.json") if not f.name.startswith("."))
+
+
 def load_sets(paths: Iterable[str]) -> list[tuple[str, dict[str, Any]]]:
     """Result sets from files, or from every ``*.json`` in folders."""
     sets = []
     for name in paths:
         path = Path(name)
         if path.is_dir():
-            files = sorted(path.glob("*.json"))
+            files = result_files(path)
             if not files:
                 raise ResultError(name, "no result files (*.json) in this folder")
             sets.extend((str(f), read_result(f)) for f in files)

@@ -123,7 +123,9 @@ def write_result(data: dict[str, Any], out_dir: str | Path, name: str | None = N
     path = folder / f"{name or data['run_id']}.json"
     if path.exists():
         raise ResultError(str(path), "exists already; results are never overwritten")
-    fd, temporary = tempfile.mkstemp(prefix=".partial-", suffix=".json", dir=folder)
+    # The temporary name is hidden and does not end in .json: a writer killed
+    # mid-write leaves nothing a reader of the folder's ``*.json`` would pick up.
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".partial", dir=folder)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(data, handle, indent=1, sort_keys=False)

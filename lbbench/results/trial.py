@@ -69,6 +69,8 @@ def trial_result(
     events: Sequence[Mapping[str, Any]],
     samples: Sequence[Sample],
     problems: list[str],
+    failure: str | None = None,
+    unaccounted: int | None = None,
 ) -> dict[str, Any]:
     """One trial's result from what the generator recorded and the balancing side reported.
 
@@ -76,10 +78,23 @@ def trial_result(
     ``samples``. When the samples cover only some backends (the
     simulator's large fleets), the per-backend attempts timeline is left
     out and failover timing uses them as they are (their total stands for
-    the whole fleet's).
+    the whole fleet's). ``failure`` is why the rig broke mid-trial (a
+    process died): the trial is invalid and says so in ``rig_failure``,
+    with the requests in flight that got no answer (``unanswered``) and,
+    when a generator died with its counts, the requests the balancer
+    received that no surviving generator accounts for (``unaccounted``;
+    None when nobody could count them).
     """
     recorder = report.recorder
     duration = scenario.load.duration_s
+    rig_failure = None
+    if failure is not None:
+        rig_failure = {
+            "reason": failure,
+            "unanswered": recorder.lost,
+            "unaccounted": unaccounted,
+        }
+        problems = [f"rig failure: {failure}", *problems]
     problems = problems + [
         f"fault {f.kind} on {f.target} at {f.at_s:g} s starts after the load ended "
         f"({duration:g} s): nothing measured it"
@@ -130,6 +145,7 @@ def trial_result(
         "seed": seed,
         "valid": not problems,
         "problems": problems,
+        "rig_failure": rig_failure,
         "requests": requests,
         "throughput_rps": ok / duration,
         "answered_rps": answered / duration,

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from lbbench.core.faults import Fault
-from lbbench.results.trial import scenario_entry
+from lbbench.results.trial import RouterView, scenario_entry, trial_result
+from lbbench.rigs.process import RigError
 from lbbench.scenario.scenario import Scenario
 
 SAMPLE_EVERY_S = 0.05
@@ -38,9 +39,15 @@ class Rig(Protocol):
 
 
 class FaultedFleet(Protocol):
-    """Live processes the drive loop injects faults into and watches."""
+    """Live processes the drive loop injects faults into and watches.
+
+    ``failure`` names a death the trial cannot go on without (the balancer
+    exited unplanned); ``check_processes`` sets it, and the drive loop then
+    ends the trial at once.
+    """
 
     planned_exits: set[str]
+    failure: str | None
 
     def inject(self, fault: Fault) -> None: ...
 
@@ -55,6 +62,10 @@ class Generator(Protocol):
 
     def wait(self, timeout_s: float) -> Any: ...
 
+    def failed(self) -> str | None: ...
+
+    def stop_early(self) -> None: ...
+
 
 def drive(
     scenario: Scenario,
@@ -62,9 +73,16 @@ def drive(
     generator: Generator,
     progress: Progress | None,
     sample: Callable[[], None] | None = None,
-) -> Any:
+) -> tuple[Any, str | None]:
     """Run the load to its end: faults on schedule (``fleet.inject``/``fleet.end``),
-    ``sample()`` every SAMPLE_EVERY_S, unplanned exits noted; the generator's report."""
+    ``sample()`` every SAMPLE_EVERY_S, unplanned exits noted; the generator's report
+    and the rig failure that ended the load early, if one did.
+
+    A rig failure (the balancer or a generator process died) stops the
+    load at once rather than measuring a dead rig for the rest of the
+    trial: the generators report what they have, their requests in flight
+    counted, and the trial is marked invalid by the caller.
+    """
     load = scenario.load
     start = generator.start_at
     schedule: list[tuple[float, str, Fault]] = []
@@ -75,9 +93,11 @@ def drive(
     schedule.sort(key=lambda item: item[0])
     give_up = start + load.duration_s + load.drain_s + 15.0
     next_sample = start
+    failure: str | None = None
     while time.monotonic() < give_up:
         now = time.monotonic()
-        if all(p.poll() is not None for p in generator.processes):
+        failure = failure or _at(generator.failed(), now - start)
+        if failure is not None or all(p.poll() is not None for p in generator.processes):
             break
         while schedule and schedule[0][0] <= now:
             _, what, fault = schedule.pop(0)
@@ -86,15 +106,36 @@ def drive(
             sample()
             next_sample += SAMPLE_EVERY_S
         fleet.check_processes(now - start)
+        failure = fleet.failure
+        if failure is not None:
+            break
         if progress is not None:
             progress(min(1.0, max(0.0, (now - start) / load.duration_s)))
         time.sleep(0.01)  # sleep-ok: the loop's tick while the generators run
+    if failure is not None:
+        generator.stop_early()
     report = generator.wait(timeout_s=10.0)
     for _, what, fault in schedule:  # faults still due after the load ended
         if what == "end" and fault.kind == "crash":
             fleet.planned_exits.add(fault.target)
     fleet.check_processes(time.monotonic() - start)
-    return report
+    return report, failure
+
+
+def _at(failure: str | None, elapsed: float) -> str | None:
+    return None if failure is None else f"{failure} at {elapsed:.2f} s"
+
+
+def failed_trial(scenario: Scenario, index: int, error: RigError) -> dict[str, Any]:
+    """The result of a trial whose rig could not even start (or broke past use):
+    invalid, nothing measured, the reason kept."""
+    from lbbench.results.recorder import Recorder
+    from lbbench.rigs.loadgen import GeneratorReport
+
+    report = GeneratorReport(Recorder(), 0.0, 0.0, 0.0, [])
+    seed = scenario.seed + index
+    view = RouterView(attempts={})
+    return trial_result(scenario, seed, 0.0, report, view, [], [], [], failure=str(error))
 
 
 def run_scenario(
@@ -106,5 +147,8 @@ def run_scenario(
     trials = []
     for index in range(scenario.trials):
         tick = (lambda f, i=index: progress(i, f)) if progress else None
-        trials.append(rig.run_trial(scenario, index, tick))
+        try:
+            trials.append(rig.run_trial(scenario, index, tick))
+        except RigError as error:  # this trial is lost; the run goes on to the next
+            trials.append(failed_trial(scenario, index, error))
     return scenario_entry(scenario, trials, simulated=rig.simulated)

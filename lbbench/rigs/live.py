@@ -49,6 +49,7 @@ class LiveProcesses:
         self.gateway: ChildProcess | None = None
         self.planned_exits: set[str] = set()
         self.problems: list[str] = []
+        self.failure: str | None = None
         self._context = zmq.Context()
         self._control: zmq.Socket | None = None
         self.profile_path = profile_file(scenario.profile, self.log_dir)
@@ -151,8 +152,11 @@ class LiveProcesses:
     def check_processes(self, elapsed: float) -> None:
         if self.balancer.popen.poll() is not None and "balancer" not in self.planned_exits:
             self.planned_exits.add("balancer")
-            self.problems.append(
-                f"the balancer exited unplanned at {elapsed:.2f} s: {self.balancer.last_words()}"
+            code = self.balancer.popen.returncode
+            how = f"signal {-code}" if code < 0 else f"exit status {code}"
+            self.failure = (
+                f"the balancer exited unplanned ({how}) at {elapsed:.2f} s: "
+                f"{self.balancer.last_words()}"
             )
         note_unplanned_exits(self.targets, self.planned_exits, self.problems, elapsed)
 
@@ -201,15 +205,34 @@ class LiveRig:
             generator = LoadRun(scenario.load, rig.frontend, seed)
             start = generator.start_at
             samples: list[tuple[float, dict[str, int]]] = []
+            last: list[dict[str, Any]] = []  # the latest stats, should the balancer die
 
             def sample() -> None:
                 with contextlib.suppress(RigError):
                     stats = rig.control({"cmd": "stats"}, timeout_s=1.0)
                     samples.append((stats["now"], {b["id"]: b["sent"] for b in stats["backends"]}))
+                    last[:] = [stats]
 
-            report = drive(scenario, rig, generator, progress, sample)
-            final = rig.control({"cmd": "stats"})
-            events = rig.control({"cmd": "events"})["events"]
+            report, failure = drive(scenario, rig, generator, progress, sample)
             problems = report.problems + rig.problems
+            events: list[dict[str, Any]] = []
+            try:
+                final = rig.control({"cmd": "stats"})
+                events = rig.control({"cmd": "events"})["events"]
+            except RigError as error:
+                # The balancer is dead or wedged: count what its last stats said.
+                failure = failure or str(error)
+                final = last[0] if last else {"backends": [], "stats": {}}
+                problems.append("the balancer's counts are from its last stats before it died")
+            # A generator that died took its counts with it; the balancer's tell how
+            # many requests it sent (less any the dead balancer never reported).
+            unaccounted = max(0, final["stats"].get("requests", 0) - report.recorder.sent)
+            if failure is not None and unaccounted:
+                problems.append(
+                    f"the balancer received {unaccounted} requests that no surviving "
+                    "generator accounts for: their outcomes are unknown"
+                )
         view = RouterView.from_snapshot(final)
-        return trial_result(scenario, seed, start, report, view, events, samples, problems)
+        return trial_result(
+            scenario, seed, start, report, view, events, samples, problems, failure, unaccounted
+        )

@@ -24,6 +24,7 @@ import contextlib
 import json
 import os
 import random
+import signal
 import struct
 import subprocess
 import sys
@@ -34,10 +35,9 @@ from typing import Any
 
 import zmq
 
-from lbbench.errors import LbbenchError
 from lbbench.protocol import recv_frames, send_frames
 from lbbench.results.recorder import Recorder
-from lbbench.rigs.process import read_line
+from lbbench.rigs.process import STOP_CHECK_S, RigError, read_line
 from lbbench.scenario.load import LoadSpec, key_sampler
 
 MAX_LAG_P99_S = 0.005  # beyond this the schedule was not held
@@ -88,7 +88,11 @@ def _wait(sock: zmq.Socket, seconds: float) -> bool:
 
 
 def generate(
-    spec: LoadSpec, frontend: str, start_at: float | Callable[[], float], seed: int
+    spec: LoadSpec,
+    frontend: str,
+    start_at: float | Callable[[], float],
+    seed: int,
+    stop: Callable[[], bool] = lambda: False,
 ) -> dict[str, Any]:
     """Run one generator until its schedule is done and replies drained; a wire report.
 
@@ -96,6 +100,9 @@ def generate(
     function called once everything is set up that returns it (the
     handshake with the parent: no request is scheduled while this process
     was still importing, so its start-up cannot show up as send lag).
+    ``stop()`` turning true (the rig's SIGTERM: a process it depends on
+    died) ends the schedule at once: nothing more is sent, nothing more is
+    awaited, and what was still in flight is counted as lost in the report.
     """
     rng = random.Random(seed)
     pick_key = key_sampler(spec, rng)
@@ -112,6 +119,8 @@ def generate(
     if callable(start_at):
         start_at = start_at()
     end_at = start_at + spec.duration_s
+    drain_until = end_at + spec.drain_s
+    stopped_at: float | None = None
     while monotonic() < start_at:
         time.sleep(min(0.001, max(0.0, start_at - monotonic())))
 
@@ -161,18 +170,20 @@ def generate(
         next_at = start_at
         while True:
             now = monotonic()
+            if stopped_at is None and stop():
+                stopped_at = end_at = drain_until = now
             while next_at <= now and next_at < end_at:
                 send(seq, next_at)
                 seq += 1
                 next_at += spec.next_gap(next_at - start_at, rng)
             now = monotonic()
             if next_at >= end_at:
-                if not pending or now >= end_at + spec.drain_s:
+                if not pending or now >= drain_until:
                     break
-                wait = end_at + spec.drain_s - now
+                wait = drain_until - now
             else:
                 wait = next_at - now
-            if _wait(sock, wait):
+            if _wait(sock, min(wait, STOP_CHECK_S)):
                 receive()
     else:
         # wrk2-style closed loop: each client plans its sends at rate/clients,
@@ -184,6 +195,8 @@ def generate(
         owner: dict[int, int] = {}
         while True:
             now = monotonic()
+            if stopped_at is None and stop():
+                stopped_at = end_at = drain_until = now
             if now < end_at:
                 still_idle = []
                 for client in idle:
@@ -195,11 +208,11 @@ def generate(
                     else:
                         still_idle.append(client)
                 idle = still_idle
-            elif not pending or now >= end_at + spec.drain_s:
+            elif not pending or now >= drain_until:
                 break
             soonest = min((planned[c] for c in idle), default=end_at)
-            limit = min(soonest, end_at) if now < end_at else end_at + spec.drain_s
-            if _wait(sock, max(0.0, limit - now)):
+            limit = min(soonest, end_at) if now < end_at else drain_until
+            if _wait(sock, min(max(0.0, limit - now), STOP_CHECK_S)):
                 receive()
                 for number in [n for n in owner if n not in pending]:
                     idle.append(owner.pop(number))
@@ -212,6 +225,7 @@ def generate(
         "elapsed_s": elapsed,
         "sent": recorder.sent,
         "late": late[0],
+        "stopped_s": None if stopped_at is None else stopped_at - start_at,
     }
 
 
@@ -241,6 +255,7 @@ class LoadRun:
             clients = max(1, spec.clients // spec.processes)
             share = LoadSpec(**{**share.as_dict(), "clients": clients})
         self.processes: list[subprocess.Popen[str]] = []
+        self.stopped_s: float | None = None  # when stop_early() ended the load, if it did
         for index in range(spec.processes):
             # (lbbench.sim draws its arrivals from seed * 1000 too: the same schedule)
             job = {"spec": share.as_dict(), "frontend": frontend, "seed": seed * 1000 + index}
@@ -261,7 +276,7 @@ class LoadRun:
             line = read_line(process, deadline)
             if line is None or line.strip() != "ready":
                 self.stop()
-                raise LbbenchError("generator", "a generator process did not get ready in time")
+                raise RigError("generator", "a generator process did not get ready in time")
         self.start_at = time.monotonic() + lead_s
         for process in self.processes:
             assert process.stdin is not None
@@ -274,6 +289,7 @@ class LoadRun:
         problems: list[str] = []
         elapsed = 0.0
         late = 0
+        stopped: list[float] = []
         deadline = time.monotonic() + timeout_s
         for process in self.processes:
             remaining = max(0.1, deadline - time.monotonic())
@@ -292,13 +308,19 @@ class LoadRun:
             recorder.merge(Recorder.from_wire(data["recorder"]))
             elapsed = max(elapsed, data["elapsed_s"])
             late += data["late"]
+            if data.get("stopped_s") is not None:
+                stopped.append(data["stopped_s"])
         self.stop()
         spec = self.spec
         # Offered: what the schedule (with its Poisson draws) asked for; achieved:
-        # what really went out before the end of the run.
-        offered = recorder.sent / spec.duration_s
-        achieved = (recorder.sent - late) / spec.duration_s
-        if spec.mode == "open":
+        # what really went out before the end of the run (or before the rig
+        # stopped it: then the rig's reason, not the rate, is the problem).
+        span = min(stopped) if stopped else spec.duration_s
+        offered = recorder.sent / max(span, 1e-9)
+        achieved = (recorder.sent - late) / max(span, 1e-9)
+        if stopped:
+            self.stopped_s = min(stopped)
+        elif spec.mode == "open":
             if achieved < MIN_ACHIEVED * offered:
                 problems.append(
                     f"generator fell behind: sent {achieved:.0f}/s of {offered:.0f}/s offered"
@@ -309,11 +331,32 @@ class LoadRun:
                     f"generator fell behind its schedule: p99 send lag {lag_p99 * 1e3:.1f} ms "
                     f"> {MAX_LAG_P99_S * 1e3:.0f} ms"
                 )
-        if recorder.lost:
+        if recorder.lost and stopped:
+            problems.append(
+                f"{recorder.lost} requests were in flight when the load was stopped at "
+                f"{min(stopped):.2f} s: no answer (counted as lost)"
+            )
+        elif recorder.lost:
             problems.append(f"{recorder.lost} requests got no answer at all (lost)")
         if recorder.unknown_replies:
             problems.append(f"{recorder.unknown_replies} replies could not be matched")
         return GeneratorReport(recorder, offered, achieved, elapsed, problems)
+
+    def stop_early(self) -> None:
+        """End the load now (a process the trial depends on died): each generator stops
+        sending and reports what it has, its requests in flight counted as lost."""
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+
+    def failed(self) -> str | None:
+        """Why a generator process ended before reporting (killed, crashed), if one did."""
+        for index, process in enumerate(self.processes):
+            code = process.poll()
+            if code not in (None, 0):
+                how = f"signal {-code}" if code < 0 else f"exit status {code}"
+                return f"generator process {index + 1} of {len(self.processes)} died ({how})"
+        return None
 
     def stop(self) -> None:
         for process in self.processes:
@@ -342,12 +385,20 @@ def main() -> int:
         print("ready", flush=True)
         return float(sys.stdin.readline())
 
+    # SIGTERM from the rig: stop sending and report (LoadRun.stop_early).
+    stopped = [False]
+    signal.signal(signal.SIGTERM, lambda *_: stopped.__setitem__(0, True))
+
     if "grpc" in job:
         from lbbench.rpc.loadgen import generate_grpc
 
-        report = generate_grpc(LoadSpec(**job["spec"]), job["grpc"], handshake, job["seed"])
+        report = generate_grpc(
+            LoadSpec(**job["spec"]), job["grpc"], handshake, job["seed"], lambda: stopped[0]
+        )
     else:
-        report = generate(LoadSpec(**job["spec"]), job["frontend"], handshake, job["seed"])
+        report = generate(
+            LoadSpec(**job["spec"]), job["frontend"], handshake, job["seed"], lambda: stopped[0]
+        )
     sys.stdout.write(json.dumps(report))
     return 0
 

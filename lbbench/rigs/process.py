@@ -32,8 +32,14 @@ def profile_file(profile: Any, folder: Path) -> str:
     return str(path)
 
 
+# The longest a generator waits before it looks at its stop flag again (the
+# rig's SIGTERM when a process the trial depends on died).
+STOP_CHECK_S = 0.05
+
+
 class RigError(LbbenchError):
-    """The rig could not be brought up (a process died or never got ready)."""
+    """The rig could not be brought up or broke mid-trial (a process died, never got
+    ready, or stopped answering): that trial is lost, the run goes on."""
 
 
 def die_with_parent(sig: int = signal.SIGKILL) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 import grpc
 
 from lbbench.results.recorder import Recorder
+from lbbench.rigs.process import STOP_CHECK_S
 from lbbench.rpc import lbbench_pb2, lbbench_pb2_grpc
 from lbbench.rpc.policies import ENVIRONMENT, channel_options
 from lbbench.rpc.status import outcome_of
@@ -30,7 +31,11 @@ from lbbench.vocabulary import OK
 
 
 async def _generate(
-    spec: LoadSpec, job: dict[str, Any], handshake: Callable[[], float], seed: int
+    spec: LoadSpec,
+    job: dict[str, Any],
+    handshake: Callable[[], float],
+    seed: int,
+    stop: Callable[[], bool],
 ) -> dict[str, Any]:
     rng = random.Random(seed)
     pick_key = key_sampler(spec, rng)
@@ -63,11 +68,15 @@ async def _generate(
 
         end_at = start_at + spec.duration_s
         next_at = start_at
+        stopped_at = None
         while next_at < end_at:
             wait = next_at - time.monotonic()
             if wait > 0:
-                await asyncio.sleep(wait)
+                await asyncio.sleep(min(wait, STOP_CHECK_S))
             now = time.monotonic()
+            if stop():  # the rig's SIGTERM: no more sends; calls out still finish
+                stopped_at = end_at = now
+                break
             while next_at <= now and next_at < end_at:
                 if now > end_at + 0.005:
                     late += 1
@@ -87,13 +96,18 @@ async def _generate(
         "elapsed_s": elapsed,
         "sent": recorder.sent,
         "late": late,
+        "stopped_s": None if stopped_at is None else stopped_at - start_at,
     }
 
 
 def generate_grpc(
-    spec: LoadSpec, job: dict[str, Any], start_at: Callable[[], float], seed: int
+    spec: LoadSpec,
+    job: dict[str, Any],
+    start_at: Callable[[], float],
+    seed: int,
+    stop: Callable[[], bool] = lambda: False,
 ) -> dict[str, Any]:
     """Run one gRPC generator (in its own process); ``start_at`` is the handshake."""
     os.environ.update(ENVIRONMENT)
     # The channel connects first, then the handshake fixes the start.
-    return asyncio.run(_generate(spec, job, start_at, seed))
+    return asyncio.run(_generate(spec, job, start_at, seed, stop))

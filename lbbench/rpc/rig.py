@@ -99,6 +99,8 @@ class GrpcProcesses:
         else:
             self._fault(fault.target, {"kind": "recover"})
 
+    failure: str | None = None  # no process here the trial cannot go on without
+
     def check_processes(self, elapsed: float) -> None:
         note_unplanned_exits(self.targets, self.planned_exits, self.problems, elapsed)
 
@@ -154,7 +156,7 @@ class GrpcRig:
             }
             generator = LoadRun(scenario.load, "", seed, grpc=job)
             start = generator.start_at
-            report = drive(scenario, rig, generator, progress)
+            report, failure = drive(scenario, rig, generator, progress)
             problems = report.problems + rig.problems
         view, samples = client_side_view(scenario, report.recorder, start)
-        return trial_result(scenario, seed, start, report, view, [], samples, problems)
+        return trial_result(scenario, seed, start, report, view, [], samples, problems, failure)

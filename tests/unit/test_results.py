@@ -87,3 +87,27 @@ def test_a_result_whose_counts_do_not_add_up_is_rejected(tmp_path):
     data["scenarios"][0]["summary"]["requests"]["ok"] = 1
     with pytest.raises(ResultError, match="sent 3 != outcomes 2"):
         read_result(_write(tmp_path, json.dumps(data)))
+
+
+def test_a_writer_killed_mid_write_leaves_nothing_a_reader_picks_up(tmp_path):
+    """SIGKILL between writing and linking (as a killed `lbbench run --out` would be):
+    the temporary file stays, hidden and outside ``*.json``; the folder still reads."""
+    import subprocess
+    import sys
+
+    from lbbench.results.compare import load_sets
+
+    write_result(minimal("kept"), tmp_path)
+    killed_mid_write = (
+        "import os, signal, sys\n"
+        "from lbbench.results import files\n"
+        "os.fsync = lambda fd: os.kill(os.getpid(), signal.SIGKILL)\n"
+        f"files.write_result({minimal('never')!r}, sys.argv[1])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", killed_mid_write, str(tmp_path)], timeout=60)
+    assert done.returncode == -9
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name != "kept.json"]
+    assert len(leftovers) == 1 and leftovers[0].startswith(".")
+    assert not leftovers[0].endswith(".json")
+    (tmp_path / ".backup-of-something.json").write_text("{not json")  # hidden: not a result
+    assert [data["run_id"] for _, data in load_sets([str(tmp_path)])] == ["kept"]
