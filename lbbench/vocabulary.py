@@ -69,6 +69,7 @@ class Counter(StrEnum):
     EJECTIONS = "ejections"  # backends ejected
     EJECTIONS_BLOCKED = "ejections_blocked"  # ejections the max-ejected limit refused
     BUDGET_EXHAUSTED = "budget_exhausted"  # retries or hedges the budget refused
+    REFUSED = "refused"  # requests admission control answered overloaded at once
 
 
 #: The counters a trial's result reports under ``failover`` (in this order).

@@ -5,10 +5,13 @@ with their id as routing id), control REP (JSON: stats, events, faults,
 strategy and failover switches). One thread, one poller, one timer heap;
 every decision is the router's.
 
-The hot loop drains each ready socket in batches and dispatches on the
-first frame; the router's actions are executed in order, and a send that
-cannot be delivered (the target is gone: ROUTER_MANDATORY reports it) is
-fed back to the router as a failed attempt.
+The hot loop reads the frontend eagerly into an inbox (``inbox.py``:
+requests that wait there too long are answered ``overloaded`` at once),
+routes from it in batches, drains the backend in batches and dispatches
+on the first frame; the router's actions are executed in order, and a
+send that cannot be delivered (the target is gone: ROUTER_MANDATORY
+reports it) is fed back to the router as a failed attempt. What it can
+hold is bounded (``limits.py``).
 """
 
 from __future__ import annotations
@@ -28,6 +31,16 @@ import zmq
 
 from lbbench import protocol as p
 from lbbench.balancer import control
+from lbbench.balancer.inbox import Inbox
+from lbbench.balancer.limits import (
+    CONTROL_MAX_MESSAGE_SIZE,
+    INBOX_MAX,
+    MIN_HWM,
+    TARGET_HWM,
+    Limits,
+)
+from lbbench.balancer.memory import Trimmer
+from lbbench.balancer.outbox import Outbox
 from lbbench.balancer.peers import FORGET_AFTER_S, Silence, backend_from_ready
 from lbbench.core.actions import Arm, Cancel, Probe, Reply, Send
 from lbbench.core.backends import Backend
@@ -35,13 +48,20 @@ from lbbench.core.config import RouterConfig
 from lbbench.core.router import Router
 from lbbench.core.settings import resolved
 from lbbench.errors import ConfigError, LbbenchError
-from lbbench.vocabulary import MALFORMED
+from lbbench.vocabulary import MALFORMED, OVERLOADED, UNAVAILABLE
 
 DEFAULT_FRONTEND = p.DEFAULT_FRONTEND
 DEFAULT_BACKEND = p.DEFAULT_BACKEND
 DEFAULT_CONTROL = p.DEFAULT_CONTROL
 
-_BATCH = 256  # messages drained from one socket before looking at the others
+_BATCH = 256  # messages drained from one socket (or routed) before looking at the others
+_READ_BATCH = 1024  # requests read into the inbox at a time: reading is cheap
+_ROUTE_BUDGET_S = 0.005  # routing from the inbox stops after this long, to read again
+_BACKLOG_RETRY_MS = 1  # how soon a reply held for a slow client is tried again
+_EXIT_FLUSH_S = 1.0  # at exit, how long replies held for slow clients may still go out
+_MALFORMED = MALFORMED.encode()
+_OVERLOADED = OVERLOADED.encode()
+_UNAVAILABLE = UNAVAILABLE.encode()
 
 
 class AddressInUse(LbbenchError):
@@ -69,27 +89,41 @@ class Balancer:
         weights: Mapping[str, Backend] | None = None,
         context: zmq.Context | None = None,
         forget_after_s: float = FORGET_AFTER_S,
+        limits: Limits | None = None,
     ) -> None:
         self.router = Router(config, rng=random.Random(seed), attempt_ids=unguessable_ids())
         self.silence = Silence(forget_after_s)
+        self.limits = limits = limits or Limits()
+        self.inbox = Inbox(limits.wait_for(config.deadline_s))
         self.context = context or zmq.Context.instance()
         self.heartbeat_s = heartbeat_s
         self.known = dict(weights or {})  # profile metadata wins over a target's READY
         self._sockets: list[zmq.Socket] = []
-        self.front = self._bind(zmq.ROUTER, frontend, "--frontend")
-        self.back = self._bind(zmq.ROUTER, backend, "--backend")
+        self.front = self._bind(zmq.ROUTER, frontend, "--frontend", hwm=limits.client_send_hwm)
+        self.front.setsockopt(zmq.RCVHWM, limits.client_recv_hwm)
+        # A full client queue raises EAGAIN instead of dropping the reply: the
+        # outbox keeps it for that client (bounded) and sends it again.
+        self.front.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        self.outbox = Outbox(self.front, limits.outbox_client_bytes, limits.outbox_bytes)
+        self.back = self._bind(zmq.ROUTER, backend, "--backend", hwm=TARGET_HWM)
         self.back.setsockopt(zmq.ROUTER_MANDATORY, 1)
         # No handover: a second peer claiming a connected target's id is refused
         # by ZeroMQ itself; the id is free again once the first one's
         # connection is gone (a restarted target reconnects then).
         self.back.setsockopt(zmq.ROUTER_HANDOVER, 0)
-        self.ctl = self._bind(zmq.REP, control, "--control") if control else None
+        self.ctl = None
+        if control:
+            self.ctl = self._bind(
+                zmq.REP, control, "--control", hwm=MIN_HWM, max_size=CONTROL_MAX_MESSAGE_SIZE
+            )
         self.endpoints = {
             "frontend": self.front.getsockopt_string(zmq.LAST_ENDPOINT),
             "backend": self.back.getsockopt_string(zmq.LAST_ENDPOINT),
             "control": self.ctl.getsockopt_string(zmq.LAST_ENDPOINT) if self.ctl else "",
         }
-        self._clients: dict[int, tuple[list[bytes], bytes, bytes]] = {}
+        # request id -> (envelope, key, payload, bytes held)
+        self._clients: dict[int, tuple[list[bytes], bytes, bytes, int]] = {}
+        self.held = 0  # bytes of requests in the inbox or in flight (limits.max_held_bytes)
         self._rids = itertools.count()
         self._timers: list[tuple[float, int, Any]] = []
         self._seq = itertools.count()
@@ -100,13 +134,20 @@ class Balancer:
         self.malformed = 0
         self.received = 0
         self.answered = 0
+        self.shed_waited = 0  # answered overloaded: waited in the inbox past max_wait_s
+        self.shed_held = 0  # answered overloaded: would have held more than max_held_bytes
+        self.shed_queue = 0  # answered overloaded on arrival: a standing queue in the inbox
         self.started = time.monotonic()
+        self.trimmer = Trimmer(self.started)
 
-    def _bind(self, kind: int, address: str, flag: str) -> zmq.Socket:
+    def _bind(
+        self, kind: int, address: str, flag: str, *, hwm: int, max_size: int = 0
+    ) -> zmq.Socket:
         sock = self.context.socket(kind)
         sock.setsockopt(zmq.LINGER, 0)
-        sock.setsockopt(zmq.SNDHWM, 100_000)
-        sock.setsockopt(zmq.RCVHWM, 100_000)
+        sock.setsockopt(zmq.MAXMSGSIZE, max_size or self.limits.max_message_size)
+        sock.setsockopt(zmq.SNDHWM, hwm)
+        sock.setsockopt(zmq.RCVHWM, hwm)
         try:
             sock.bind(address)
         except zmq.ZMQError as error:
@@ -134,6 +175,7 @@ class Balancer:
     def _execute(self, actions: list[Any], now: float) -> None:
         router = self.router
         send = p.send_frames
+        outbox = self.outbox
         pending = actions
         while pending:
             more: list[Any] = []
@@ -157,10 +199,11 @@ class Balancer:
                 elif kind is Arm:
                     heapq.heappush(self._timers, (action.at, next(self._seq), action.timer))
                 elif kind is Reply:
-                    envelope = self._clients.pop(action.request)[0]
+                    envelope, _, _, size = self._clients.pop(action.request)
+                    self.held -= size
                     status = action.status
                     payload = self._payload if status in ("ok", "error") else b""
-                    send(self.front, [*envelope, status.encode(), action.backend.encode(), payload])
+                    outbox.send([*envelope, status.encode(), action.backend.encode(), payload])
                     self.answered += 1
                 elif kind is Cancel:
                     self._send_backend(action.backend, [p.CANCEL, p.pack_id(action.attempt)])
@@ -183,23 +226,77 @@ class Balancer:
 
     # ------------------------------------------------------------------ inbound
 
-    def _on_frontend(self, frames: list[bytes], now: float) -> None:
-        self.received += 1
+    def _read_frontend(self) -> None:
+        """Read what the frontend has (up to a batch) into the inbox, time-stamped."""
+        inbox, front, receive = self.inbox, self.front, p.recv_frames
+        room = min(_READ_BATCH, INBOX_MAX - len(inbox))
+        budget = self.limits.max_held_bytes
+        now = time.monotonic()
+        for _ in range(room):
+            try:
+                frames = receive(front)
+            except zmq.Again:
+                return
+            self.received += 1
+            size = sum(map(len, frames))
+            if self.held + size > budget:
+                self.shed_held += 1
+                self._answer(frames, _OVERLOADED)
+                continue
+            if inbox.standing(now):
+                self.shed_queue += 1
+                self._answer(frames, _OVERLOADED)
+                continue
+            self.held += size
+            inbox.put(frames, size, now)
+
+    def _route_inbox(self) -> None:
+        """Answer what waited too long, then route a batch of requests, oldest first."""
+        now = time.monotonic()
+        for _, size, frames in self.inbox.stale(now):
+            self.held -= size
+            self.shed_waited += 1
+            self._answer(frames, _OVERLOADED)
+        inbox = self.inbox
+        monotonic = time.monotonic
+        stop_at = now + _ROUTE_BUDGET_S
+        routed = 0
+        for _ in range(min(_BATCH, len(inbox))):
+            read_at, size, frames = inbox.take()
+            routed += 1
+            self._on_frontend(frames, size, monotonic(), read_at)
+            if monotonic() > stop_at:  # keep reading (and timing) what arrives meanwhile
+                break
+        inbox.routed(now, routed)
+
+    def _answer(self, frames: list[bytes], status: bytes) -> None:
+        """Answer a request without routing it (``malformed`` if it cannot be parsed)."""
+        try:
+            envelope, body = p.split_envelope(frames)
+            p.parse_request_body(body)
+        except p.ProtocolError:
+            self.malformed += 1
+            envelope = [frames[0], b""] if frames and frames[0] else frames[:1]
+            status = _MALFORMED
+        if envelope:
+            self.outbox.send([*envelope, status, b"", b""])
+            self.answered += 1
+
+    def _on_frontend(self, frames: list[bytes], size: int, now: float, read_at: float) -> None:
         try:
             envelope, body = p.split_envelope(frames)
             key, payload = p.parse_request_body(body)
         except p.ProtocolError:
-            self.malformed += 1
-            envelope = [frames[0], b""] if frames and frames[0] else frames[:1]
-            if envelope:
-                self.front.send_multipart([*envelope, MALFORMED.encode(), b"", b""])
+            self.held -= size
+            self._answer(frames, _MALFORMED)
             return
         if self._draining:
-            self.front.send_multipart([*envelope, b"unavailable", b"", b""])
+            self.held -= size
+            self._answer(frames, _UNAVAILABLE)
             return
         rid = next(self._rids)
-        self._clients[rid] = (envelope, key or b"", payload)
-        self._execute(self.router.on_request(now, rid, key), now)
+        self._clients[rid] = (envelope, key or b"", payload, size)
+        self._execute(self.router.on_request(now, rid, key, read_at), now)
 
     def _on_backend(self, frames: list[bytes], now: float) -> None:
         if len(frames) < 2:
@@ -253,6 +350,7 @@ class Balancer:
 
     def stats(self, now: float) -> dict[str, Any]:
         snapshot = self.router.snapshot()
+        limits = self.limits
         snapshot.update(
             {
                 "now": now,
@@ -260,6 +358,28 @@ class Balancer:
                 "received": self.received,
                 "answered": self.answered,
                 "malformed": self.malformed,
+                "shed": {
+                    "queue": self.shed_queue,
+                    "waited": self.shed_waited,
+                    "held": self.shed_held,
+                },
+                "inbox": {"requests": len(self.inbox), "oldest_s": self.inbox.oldest_age(now)},
+                "held_bytes": self.held,
+                "replies": {
+                    "held": self.outbox.waiting,
+                    "held_bytes": self.outbox.bytes,
+                    "dropped": self.outbox.dropped,
+                    "gone": self.outbox.gone,
+                },
+                "limits": {
+                    "max_message_size": limits.max_message_size,
+                    "max_wait_s": self.inbox.max_wait_s,
+                    "max_held_bytes": limits.max_held_bytes,
+                    "client_recv_hwm": limits.client_recv_hwm,
+                    "client_send_hwm": limits.client_send_hwm,
+                    "target_hwm": TARGET_HWM,
+                    "outbox_bytes": limits.outbox_bytes,
+                },
                 "events_total": len(self.router.events),
                 "endpoints": self.endpoints,
                 "settings": resolved(self.router.config),
@@ -283,7 +403,8 @@ class Balancer:
         poller.register(self.back, zmq.POLLIN)
         if self.ctl is not None:
             poller.register(self.ctl, zmq.POLLIN)
-        back, ctl = self.back, self.ctl
+        front, back, ctl = self.front, self.back, self.ctl
+        inbox, outbox = self.inbox, self.outbox
         timers = self._timers
         next_heartbeat = time.monotonic() + self.heartbeat_s
         monotonic = time.monotonic
@@ -296,19 +417,28 @@ class Balancer:
             if timers and timers[0][0] < due:
                 due = timers[0][0]
             wait = (due - now) * 1e3
+            if inbox:
+                wait = 0
+            elif outbox.bytes:  # a client is slow to read: look again soon, without spinning
+                wait = min(wait, _BACKLOG_RETRY_MS)
             ready = poller.poll(wait if wait > 0 else 0)
             for sock, _ in ready:
                 if sock is ctl:
                     request = ctl.recv_multipart()  # all of it: a REP socket takes one message
                     ctl.send(p.encode_json(control.answer(self, request, monotonic())))
-                    continue
-                handler = self._on_backend if sock is back else self._on_frontend
-                for _ in range(_BATCH):
-                    try:
-                        frames = receive(sock)
-                    except zmq.Again:
-                        break
-                    handler(frames, monotonic())
+                elif sock is back:
+                    for _ in range(_BATCH):
+                        try:
+                            frames = receive(back)
+                        except zmq.Again:
+                            break
+                        self._on_backend(frames, monotonic())
+                elif sock is front:
+                    self._read_frontend()
+            if inbox:
+                self._route_inbox()
+            if outbox.bytes:
+                outbox.flush()
             now = monotonic()
             while timers and timers[0][0] <= now:
                 _, _, timer = heapq.heappop(timers)
@@ -318,15 +448,24 @@ class Balancer:
                     if state.joined:
                         self._send_backend(state.id, [p.HB])
                 self._forget_the_silent(now)
+                self.trimmer.tick(now)
                 next_heartbeat = now + self.heartbeat_s
-        left = router.pending
+        left = router.pending + len(inbox)
         # Whatever is still pending when we go is answered, never dropped silently.
+        for _, _, frames in inbox.drain():
+            self._answer(frames, _UNAVAILABLE)
         for rid in list(self._clients):
             envelope = self._clients.pop(rid)[0]
-            self.front.send_multipart([*envelope, b"unavailable", b"", b""])
+            outbox.send([*envelope, _UNAVAILABLE, b"", b""])
+            self.answered += 1
+        deadline = monotonic() + _EXIT_FLUSH_S
+        while outbox.bytes and monotonic() < deadline:  # replies clients are slow to take
+            outbox.flush()
+            poller.poll(_BACKLOG_RETRY_MS)
         print(
             f"balancer: stopped; received {self.received}, answered {self.answered}, "
-            f"answered unavailable at exit {left}, malformed {self.malformed}",
+            f"answered unavailable at exit {left}, malformed {self.malformed}, "
+            f"replies not delivered {outbox.dropped + outbox.gone + outbox.waiting}",
             file=sys.stderr,
         )
         self.close()

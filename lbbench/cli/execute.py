@@ -27,7 +27,13 @@ def execute(
         from lbbench.results.pivot import pivot_table
 
         pivot = plan.suite.pivot
-        tables = [*tables, lambda data: pivot_table(data, pivot.rows, pivot.columns, pivot.metric)]
+        tables = [
+            *tables,
+            *(
+                lambda data, name=name: pivot_table(data, pivot.rows, pivot.columns, name)
+                for name in pivot.metrics
+            ),
+        ]
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 

@@ -100,14 +100,17 @@ def only(scenarios: Sequence[Scenario], patterns: list[str]) -> list[Scenario]:
 
 
 def check_references(suite: Suite) -> None:
-    """The suite's ``[rank] by`` and ``[gate] fail_on`` name metrics that exist."""
+    """The suite's ``[rank] by``, ``[pivot] metric`` and ``[gate] fail_on`` name metrics
+    that exist."""
     from lbbench.results.compare import parse_thresholds
     from lbbench.results.metrics import METRICS
 
-    for name in suite.rank_by:
+    named = [("rank.by", name) for name in suite.rank_by]
+    named += [("pivot.metric", name) for name in (suite.pivot.metrics if suite.pivot else ())]
+    for key, name in named:
         if name not in METRICS:
             raise ConfigError(
-                f"{suite.source}: rank.by", f"unknown metric {name!r} (known: {', '.join(METRICS)})"
+                f"{suite.source}: {key}", f"unknown metric {name!r} (known: {', '.join(METRICS)})"
             )
     if suite.gate:
         parse_thresholds(suite.gate, f"{suite.source}: gate.fail_on")

@@ -25,6 +25,25 @@ def add_parsers(commands: Any) -> None:
         default=10.0,
         help="seconds of silence after which a joined target is removed (default 10)",
     )
+    bal.add_argument(
+        "--max-message-size",
+        type=int,
+        metavar="BYTES",
+        help="largest frame a client or target may send; bigger: disconnected (default 16384)",
+    )
+    bal.add_argument(
+        "--max-wait",
+        type=float,
+        metavar="SECONDS",
+        help="longest a request waits in the balancer's inbox before it is answered "
+        "overloaded (default: a tenth of the deadline)",
+    )
+    bal.add_argument(
+        "--max-held",
+        type=int,
+        metavar="BYTES",
+        help="bytes of requests held (waiting or in flight); beyond: overloaded (default 64 MiB)",
+    )
     bal.add_argument("--seed", type=int, default=0)
     bal.add_argument("--announce", action="store_true", help=argparse.SUPPRESS)
     bal.set_defaults(func=balancer)
@@ -61,9 +80,16 @@ def add_parsers(commands: Any) -> None:
 
 def balancer(args: argparse.Namespace) -> int:
     from lbbench.balancer import Balancer, serve
+    from lbbench.balancer.limits import Limits
     from lbbench.scenario.profiles import load_profile
 
     config = router_config(args)
+    given = {
+        "max_message_size": args.max_message_size,
+        "max_wait_s": args.max_wait,
+        "max_held_bytes": args.max_held,
+    }
+    limits = Limits(**{name: value for name, value in given.items() if value is not None})
     known = {}
     if args.targets:
         profile = load_profile(args.targets)
@@ -76,6 +102,7 @@ def balancer(args: argparse.Namespace) -> int:
         seed=args.seed,
         weights=known,
         forget_after_s=args.forget_after,
+        limits=limits,
     )
     return serve(instance, announce=args.announce)
 

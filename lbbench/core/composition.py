@@ -56,6 +56,7 @@ class Composition:
         def hooks(name: str) -> list[Hook]:
             return [getattr(p, name) for p in self.policies if overrides(p, name)]
 
+        self.accepts = hooks("accepts")
         self.on_request = hooks("on_request")
         self.on_dispatched = hooks("on_dispatched")
         self.on_send = hooks("on_send")

@@ -115,6 +115,7 @@ class Router:
         hooks = self.hooks
         started = hooks.take(config.failover, self)
         # The hooks of the hot paths, where an attribute lookup per event shows.
+        self._accepts = hooks.accepts
         self._on_request = hooks.on_request
         self._on_dispatched = hooks.on_dispatched
         self._on_send = hooks.on_send
@@ -165,19 +166,28 @@ class Router:
             policy.start(now)
         return out
 
-    def on_request(self, now: float, rid: int, key: bytes | None = None) -> list[Action]:
-        """A client request ``rid`` (unique among pending ones) arrived."""
+    def on_request(
+        self, now: float, rid: int, key: bytes | None = None, arrived: float | None = None
+    ) -> list[Action]:
+        """A client request ``rid`` (unique among pending ones) arrived.
+
+        ``arrived``: when the balancer read it, if it waited before reaching
+        the router (the balancer's inbox); its deadline counts from then.
+        """
         self._now = now
         out = self._out = []
         stats = self.stats
         stats.requests += 1
         if rid in self._requests:
             raise ValueError(f"request id {rid} is already pending")
-        if len(self._requests) >= self.config.max_pending:
+        accepts = self._accepts  # admission control, when a mode does it
+        if len(self._requests) >= self.config.max_pending or (
+            accepts and not all(accept(now) for accept in accepts)
+        ):
             stats.outcomes[OVERLOADED] += 1
             out.append(Reply(rid, OVERLOADED, ""))
             return out
-        deadline = now + self.config.deadline_s
+        deadline = (now if arrived is None else arrived) + self.config.deadline_s
         request = Request(rid, key, now, deadline)
         self._requests[rid] = request
         for hook in self._on_request:

@@ -55,5 +55,6 @@ def snapshot(router: Router) -> dict[str, Any]:
         "panic": router.panic,
         "stats": router.stats.as_dict(),
         "strategy_status": router.strategy.status(),
+        "failover_status": {p.name: p.status() for p in router.policies if p.status()},
         "backends": backends,
     }

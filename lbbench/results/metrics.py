@@ -79,6 +79,15 @@ def _fixed(value: Callable[[Record], float | None], digits: int) -> Callable[[Re
 
 
 _P50, _P90, _P99, _P999 = _latency("p50"), _latency("p90"), _latency("p99"), _latency("p99.9")
+_MAX = _latency("max")
+
+
+def _shed(record: Record) -> float:
+    """Share of sent requests the balancer answered overloaded (it shed them)."""
+    requests = record["requests"]
+    return requests["overloaded"] / requests["sent"] if requests["sent"] else 0.0
+
+
 _detection = _first_fault("detection_s")
 _recovery = _first_fault("recovery_s")
 _throughput = lambda summary: summary["throughput_rps"]  # noqa: E731
@@ -106,6 +115,16 @@ METRICS: dict[str, Metric] = {
         Metric(
             "p99.9", "p99.9_ms", True, "time", "ms", "99.9th percentile latency",
             *_P999, "p99.9 ms", _fixed(_P999[1], 2),
+        ),
+        Metric(
+            "max", "max_ms", True, "time", "ms",
+            "the slowest answer, from the intended send (what a deadline must cover)",
+            *_MAX,
+        ),
+        Metric(
+            "shed", "shed", True, "index", "",
+            "share of requests answered overloaded (shed by the balancer)",
+            lambda t: [_shed(t)], _shed,
         ),
         Metric(
             "error_rate", "error_rate", True, "index", "",

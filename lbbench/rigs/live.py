@@ -22,6 +22,7 @@ from typing import Any
 
 import zmq
 
+from lbbench.balancer.limits import DEFAULT_MAX_HELD_BYTES, DEFAULT_MAX_MESSAGE_SIZE
 from lbbench.core.faults import Fault
 from lbbench.results.trial import RouterView, trial_result
 from lbbench.rigs.base import Progress, drive
@@ -35,12 +36,31 @@ from lbbench.rigs.process import (
 )
 from lbbench.scenario.scenario import Scenario, is_grpc
 
+ENVELOPE_ALLOWANCE = 4096  # routing frames, key and headers around a payload
+
+
+def message_size_args(payload_bytes: int) -> list[str]:
+    """``lbbench balancer`` flags that let a scenario's payloads through (bigger than the
+    default maximum message size: raise it, and what the balancer may hold with it)."""
+    largest = payload_bytes + ENVELOPE_ALLOWANCE
+    if largest <= DEFAULT_MAX_MESSAGE_SIZE:
+        return []
+    held = max(DEFAULT_MAX_HELD_BYTES, 64 * largest)
+    return ["--max-message-size", str(largest), "--max-held", str(held)]
+
 
 class LiveProcesses:
     """A balancer and the profile's targets, as real processes on loopback."""
 
-    def __init__(self, scenario: Scenario, seed: int, balancer_args: tuple[str, ...] = ()) -> None:
-        """``balancer_args``: more flags for ``lbbench balancer`` (tests use them)."""
+    def __init__(
+        self,
+        scenario: Scenario,
+        seed: int,
+        balancer_args: tuple[str, ...] = (),
+        balancer_module: str = "lbbench",
+    ) -> None:
+        """``balancer_args``: more flags for ``lbbench balancer``; ``balancer_module``: the
+        module run as ``python -m`` with them (tests run a modified balancer)."""
         self.scenario = scenario
         self.seed = seed
         self._logs = tempfile.TemporaryDirectory(prefix="lbbench-rig-")
@@ -69,8 +89,11 @@ class LiveProcesses:
             args += ["--option", f"{name}={json.dumps(value)}"]
         for path, value in scenario.settings:  # TOML reads a JSON number, string or array
             args += ["--set", f"{path}={json.dumps(value)}"]
+        args += message_size_args(scenario.load.payload_bytes)
         args += list(balancer_args)
-        self.balancer = ChildProcess("balancer", args, self.log_dir, announce=True)
+        self.balancer = ChildProcess(
+            "balancer", args, self.log_dir, announce=True, module=balancer_module
+        )
         try:
             line = self.balancer.read_line(READY_TIMEOUT_S)
             self.endpoints = json.loads(line)["balancer"]

@@ -55,12 +55,22 @@ def quit_with_parent() -> None:
 
 
 class ChildProcess:
-    def __init__(self, name: str, args: list[str], log_dir: Path, announce: bool = False) -> None:
+    """``python -m lbbench ARGS`` (or another module taking the same arguments), logging
+    to ``log_dir``; dies with the runner."""
+
+    def __init__(
+        self,
+        name: str,
+        args: list[str],
+        log_dir: Path,
+        announce: bool = False,
+        module: str = "lbbench",
+    ) -> None:
         self.name = name
         self.args = args
         self.log = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 (closed in stop)
         self.popen = subprocess.Popen(
-            [sys.executable, "-m", "lbbench", *args],
+            [sys.executable, "-m", module, *args],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE if announce else subprocess.DEVNULL,
             stderr=self.log,

@@ -85,11 +85,15 @@ TOP_KEYS = (
 
 @dataclass(frozen=True)
 class Pivot:
-    """A table of ``metric`` with one matrix key down and another across."""
+    """Tables of ``metric`` (one name or several) with one matrix key down and another across."""
 
     rows: str
     columns: str
-    metric: str = "p99"
+    metric: str | tuple[str, ...] = "p99"
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        return (self.metric,) if isinstance(self.metric, str) else self.metric
 
 
 @dataclass(frozen=True)

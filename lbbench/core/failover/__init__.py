@@ -3,10 +3,12 @@
 Importing this package registers the built-in modes. ``FAILOVER`` maps
 each name to its policy class, in the order the router composes them (by
 their ``rank``): primary_backup (which pools), eject and circuit_breaker
-(which backends), hedge and retry (extra attempts), fail_fast (none of it).
+(which backends), hedge and retry (extra attempts), fail_fast (none of it);
+admission decides first whether a request comes in at all.
 """
 
 from lbbench.core.failover import (  # noqa: F401  (imported to register)
+    admission,
     circuit_breaker,
     eject,
     fail_fast,
@@ -14,6 +16,7 @@ from lbbench.core.failover import (  # noqa: F401  (imported to register)
     primary_backup,
     retry,
 )
+from lbbench.core.failover.admission import AdmissionConfig
 from lbbench.core.failover.base import (
     FAILOVER,
     FailoverPolicy,
@@ -31,6 +34,7 @@ from lbbench.core.failover.retry import RetryConfig
 
 __all__ = [
     "FAILOVER",
+    "AdmissionConfig",
     "BreakerConfig",
     "EjectConfig",
     "FailoverPolicy",

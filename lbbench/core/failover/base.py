@@ -14,6 +14,8 @@ in the order of the policies' ``rank``):
 - ``start(now)``: the policy came into force (arm periodic timers here).
 - ``stop()``: it went out of force; its timers still come back to it, and
   it lets requests in flight finish, but makes no new decisions.
+- ``accepts(now) -> bool``: may a new request come in at all? (False:
+  it is answered ``overloaded`` at once; admission control.)
 - ``on_request(request, now)``: a request arrived, before its first pick.
 - ``on_dispatched(request, now)``: its first attempt went out.
 - ``on_send(attempt, now)``: an attempt went out.
@@ -32,6 +34,7 @@ in the order of the policies' ``rank``):
 - ``on_join``, ``on_leave``, ``on_heartbeat``: membership and liveness.
 - ``health(backend) -> str | None``: one word for people when not healthy.
 - ``describe(backend) -> dict``: per-backend fields for stats.
+- ``status() -> dict``: the policy's own state for stats (e.g. a limit).
 
 Policies act through the router: ``router.arm(at, self, kind, ref, tag)``,
 ``router.send(request, now, extra)``, ``router.finish(request, now)``,
@@ -93,6 +96,10 @@ class FailoverPolicy:
         self.active = False
 
     # -- requests and attempts
+    def accepts(self, now: float) -> bool:
+        """May a new request come in? (False: answered overloaded, never routed.)"""
+        return True
+
     def on_request(self, request: Request, now: float) -> None:
         """A request arrived (before its first pick)."""
 
@@ -144,9 +151,13 @@ class FailoverPolicy:
     def describe(self, backend: BackendState) -> dict[str, Any]:
         return {}
 
+    def status(self) -> dict[str, Any]:
+        return {}
+
 
 #: The hooks a router composes; a policy takes part in the ones it overrides.
 HOOKS = (
+    "accepts",
     "on_request",
     "on_dispatched",
     "on_send",
