@@ -138,8 +138,8 @@ def encode_json(data: Any) -> bytes:
 def decode_json(frame: bytes, what: str) -> Any:
     try:
         return json.loads(frame)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ProtocolError(f"{what} frame is not JSON: {error}") from None
+    except (ValueError, RecursionError) as error:  # RecursionError: nested too deep
+        raise ProtocolError(f"{what} frame is not JSON: {str(error)[:80]}") from None
 
 
 def pack_probe_reply(in_flight: int, latency_s: float) -> tuple[bytes, bytes]:

@@ -324,7 +324,7 @@ class Balancer:
                 router.on_heartbeat(now, sender)
         elif command == p.READY and len(frames) == 3:
             try:
-                backend = backend_from_ready(sender, frames[2], self.known)
+                backend = backend_from_ready(sender, frames[2], self.known, router.backends)
             except (p.ProtocolError, LbbenchError) as error:
                 print(f"balancer: ignored READY from {sender!r}: {error}", file=sys.stderr)
                 return

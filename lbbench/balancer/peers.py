@@ -23,10 +23,19 @@ from lbbench.schema import convert
 MAX_WEIGHT = 10_000
 MAX_TIER = 100
 FORGET_AFTER_S = 10.0
+# Backends the balancer keeps a record of (joined or gone: a departed
+# target's counts stay in the stats). A READY from a new id beyond this is
+# ignored, so peers coming and going under fresh ids cannot grow it without end.
+MAX_BACKENDS = 10_000
 
 
-def backend_from_ready(sender: str, frame: bytes, known: Mapping[str, Backend]) -> Backend:
-    """The backend a READY announces (ProtocolError or ConfigError when it is not acceptable)."""
+def backend_from_ready(
+    sender: str, frame: bytes, known: Mapping[str, Backend], records: Mapping[str, Any]
+) -> Backend:
+    """The backend a READY announces (ProtocolError or ConfigError when it is not acceptable);
+    ``records``: the backends the balancer has a record of."""
+    if sender not in records and len(records) >= MAX_BACKENDS:
+        raise ConfigError("READY", f"{MAX_BACKENDS} backends on record already: no new ones")
     meta: Any = p.decode_json(frame, "READY")
     if not isinstance(meta, dict):
         raise ConfigError("READY", "metadata must be a JSON object")

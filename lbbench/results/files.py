@@ -157,6 +157,8 @@ def read_result(path: str | Path) -> dict[str, Any]:
         raise ResultError(
             where, f"not valid JSON (line {error.lineno}, column {error.colno}): truncated?"
         ) from None
+    except RecursionError:
+        raise ResultError(where, "not a result set (JSON nested too deep)") from None
     validate(data, where)
     return data
 

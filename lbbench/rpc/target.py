@@ -111,7 +111,7 @@ class GrpcTarget(lbbench_pb2_grpc.LbbenchServicer):
     async def Fault(self, request: Any, context: Any) -> Any:
         try:
             await self.apply(json.loads(request.command_json))
-        except (LbbenchError, ValueError, TypeError, AttributeError) as error:
+        except (LbbenchError, ValueError, TypeError, AttributeError, RecursionError) as error:
             return lbbench_pb2.FaultReply(ok=False, error=str(error), state=self.faults.describe())
         return lbbench_pb2.FaultReply(ok=True, state=self.faults.describe())
 

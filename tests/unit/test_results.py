@@ -70,6 +70,7 @@ BAD = [
     (json.dumps({**minimal(), "format": "locust.stats/2"}), "unknown format 'locust.stats/2'"),
     (json.dumps({k: v for k, v in minimal().items() if k != "format"}), "unknown format None"),
     (json.dumps({**minimal(), "scenarios": []}), "non-empty list"),
+    ("[" * 100_000, "nested too deep"),
 ]
 
 

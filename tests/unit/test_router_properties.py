@@ -13,7 +13,13 @@ from hypothesis import strategies as st
 from lbbench.core.actions import Arm, Cancel, Probe, Reply, Send
 from lbbench.core.backends import Backend
 from lbbench.core.config import FailoverConfig, RouterConfig
-from lbbench.core.failover import BreakerConfig, EjectConfig, HedgeConfig, RetryConfig
+from lbbench.core.failover import (
+    AdmissionConfig,
+    BreakerConfig,
+    EjectConfig,
+    HedgeConfig,
+    RetryConfig,
+)
 from lbbench.core.router import Router
 from lbbench.core.strategies import STRATEGIES
 from lbbench.vocabulary import OUTCOMES
@@ -30,6 +36,8 @@ MODE_SETS = [
     ("circuit_breaker", "retry"),
     ("primary_backup", "eject"),
     ("primary_backup", "eject", "retry", "hedge", "circuit_breaker"),
+    ("admission",),
+    ("admission", "eject", "retry", "hedge"),
 ]
 
 # Small thresholds so that ejections, breakers, hedges and retries all happen.
@@ -47,6 +55,7 @@ FAILOVER = dict(
         latency_min_samples=2,
     ),
     circuit_breaker=BreakerConfig(window=4, min_requests=2, open_s=0.05, half_open_trials=1),
+    admission=AdmissionConfig(initial_limit=3, min_limit=1, latency_share=0.1),
 )
 
 op = st.one_of(
