@@ -31,6 +31,7 @@ from lbbench import protocol as p
 from lbbench.core.faults import Fault, FaultState, parse_command
 from lbbench.core.service import Job, ServiceQueue
 from lbbench.scenario.profiles import TargetSpec
+from lbbench.security import PeerKeys, check_exposure
 
 _BALANCER = 0  # origin of a request: through the balancer
 _DIRECT = 1  # or straight from a client on the direct socket
@@ -47,7 +48,13 @@ class Target:
         heartbeat_s: float = 0.05,
         schedule: tuple[Fault, ...] = (),
         context: zmq.Context | None = None,
+        keys: PeerKeys | None = None,
+        insecure: bool = False,
     ) -> None:
+        """``keys``: CurveZMQ keys to join a balancer that has them. The direct socket
+        has none: binding it beyond loopback is refused unless ``insecure``."""
+        if bind is not None:
+            check_exposure(bind, "--bind", secured=False, insecure=insecure)
         self.spec = spec
         self.ident = spec.id.encode()
         self.rng = random.Random(f"{seed}:{spec.id}")
@@ -62,6 +69,8 @@ class Target:
         if backend is not None:
             self.dealer = self._socket(zmq.DEALER)
             self.dealer.setsockopt(zmq.IDENTITY, self.ident)
+            if keys is not None:
+                keys.connect(self.dealer)
             self.dealer.connect(backend)
         if bind is not None:
             self.direct = self._socket(zmq.ROUTER)
@@ -247,9 +256,13 @@ def serve(
     seed: int = 0,
     schedule: tuple[Fault, ...] = (),
     announce_to: Any = None,
+    keys: PeerKeys | None = None,
+    insecure: bool = False,
 ) -> int:
     """Run one target in this process until SIGTERM or SIGINT."""
-    target = Target(spec, backend, bind=bind, seed=seed, schedule=schedule)
+    target = Target(
+        spec, backend, bind=bind, seed=seed, schedule=schedule, keys=keys, insecure=insecure
+    )
     signal.signal(signal.SIGTERM, target.stop)
     signal.signal(signal.SIGINT, target.stop)
     if announce_to is not None:

@@ -48,6 +48,7 @@ from lbbench.core.config import RouterConfig
 from lbbench.core.router import Router
 from lbbench.core.settings import resolved
 from lbbench.errors import ConfigError, LbbenchError
+from lbbench.security import ServerKeys, check_exposure
 from lbbench.vocabulary import MALFORMED, OVERLOADED, UNAVAILABLE
 
 DEFAULT_FRONTEND = p.DEFAULT_FRONTEND
@@ -90,12 +91,19 @@ class Balancer:
         context: zmq.Context | None = None,
         forget_after_s: float = FORGET_AFTER_S,
         limits: Limits | None = None,
+        security: ServerKeys | None = None,
+        insecure: bool = False,
     ) -> None:
+        """``security``: CurveZMQ keys for all three sockets (only authorized peers get in);
+        without them, a socket bound beyond loopback is refused unless ``insecure``."""
         self.router = Router(config, rng=random.Random(seed), attempt_ids=unguessable_ids())
         self.silence = Silence(forget_after_s)
         self.limits = limits = limits or Limits()
         self.inbox = Inbox(limits.wait_for(config.deadline_s))
         self.context = context or zmq.Context.instance()
+        self.security = security
+        self.insecure = insecure
+        self._authenticator = security.authenticate(self.context) if security else None
         self.heartbeat_s = heartbeat_s
         self.known = dict(weights or {})  # profile metadata wins over a target's READY
         self._sockets: list[zmq.Socket] = []
@@ -143,7 +151,14 @@ class Balancer:
     def _bind(
         self, kind: int, address: str, flag: str, *, hwm: int, max_size: int = 0
     ) -> zmq.Socket:
+        try:
+            check_exposure(address, flag, self.security is not None, self.insecure)
+        except ConfigError:
+            self.close()
+            raise
         sock = self.context.socket(kind)
+        if self.security is not None:
+            self.security.serve(sock)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.MAXMSGSIZE, max_size or self.limits.max_message_size)
         sock.setsockopt(zmq.SNDHWM, hwm)
@@ -152,8 +167,7 @@ class Balancer:
             sock.bind(address)
         except zmq.ZMQError as error:
             sock.close(0)
-            for other in self._sockets:
-                other.close(0)
+            self.close()
             if error.errno == zmq.EADDRINUSE:
                 raise AddressInUse(flag, f"address {address} is already in use") from None
             raise ConfigError(flag, f"cannot bind {address}: {error.strerror}") from None
@@ -475,6 +489,9 @@ class Balancer:
         for sock in self._sockets:
             sock.close(0)
         self._sockets = []
+        if self._authenticator is not None:
+            self._authenticator.stop()
+            self._authenticator = None
 
 
 def serve(balancer: Balancer, announce: bool = False) -> int:

@@ -78,6 +78,11 @@ def add_parser(commands: Any) -> None:
     one.add_argument("--mode", help="open (default) or closed loop")
     one.add_argument("--clients", type=int, help="closed loop: clients (default 16)")
     one.add_argument("--processes", type=int, help="generator processes (default 1)")
+    run.add_argument(
+        "--curve",
+        metavar="DIR",
+        help="CurveZMQ on every socket of the rig, with the keys `lbbench keys DIR` made",
+    )
     run.set_defaults(func=run_command)
 
 
@@ -129,4 +134,9 @@ def run_command(args: argparse.Namespace) -> int:
     else:
         profile = load_profile(args.targets or "heterogeneous")
         plan = single_plan(args, [args.strategy or "round_robin"], "single", profile)
-    return execute(plan, LiveRig(), args)
+    if args.curve:
+        from lbbench.security import PeerKeys
+
+        PeerKeys.from_folder(args.curve, "client")  # a bad folder fails before anything starts
+        PeerKeys.from_folder(args.curve, "target")
+    return execute(plan, LiveRig(curve=args.curve), args)

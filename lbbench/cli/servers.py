@@ -44,9 +44,31 @@ def add_parsers(commands: Any) -> None:
         metavar="BYTES",
         help="bytes of requests held (waiting or in flight); beyond: overloaded (default 64 MiB)",
     )
+    bal.add_argument(
+        "--curve-secret",
+        metavar="FILE",
+        help="CurveZMQ: the balancer's secret key (balancer.key_secret from `lbbench keys`); "
+        "then only peers with an authorized key can connect to any of its sockets",
+    )
+    bal.add_argument(
+        "--curve-authorized",
+        metavar="DIR",
+        help="public keys (*.key) allowed to connect (default: authorized/ beside the secret)",
+    )
+    bal.add_argument(
+        "--insecure",
+        action="store_true",
+        help="allow binding beyond loopback without keys (anyone who reaches it can use it)",
+    )
     bal.add_argument("--seed", type=int, default=0)
     bal.add_argument("--announce", action="store_true", help=argparse.SUPPRESS)
     bal.set_defaults(func=balancer)
+
+    keys = commands.add_parser(
+        "keys", help="make CurveZMQ keys for a balancer, its clients and targets"
+    )
+    keys.add_argument("folder", metavar="DIR", help="where to write them (new files only)")
+    keys.set_defaults(func=make_keys)
 
     gw = commands.add_parser("gateway", help="gRPC server forwarding calls into the balancer")
     gw.add_argument("--listen", default="127.0.0.1:50050", help="gRPC address to serve on")
@@ -73,6 +95,15 @@ def add_parsers(commands: Any) -> None:
     tgt.add_argument(
         "--schedule", action="store_true", help="apply the profile's faults for this target"
     )
+    tgt.add_argument(
+        "--curve-secret", metavar="FILE", help="CurveZMQ: its secret key (target.key_secret)"
+    )
+    tgt.add_argument(
+        "--curve-server", metavar="FILE", help="CurveZMQ: the balancer's public key (balancer.key)"
+    )
+    tgt.add_argument(
+        "--insecure", action="store_true", help="allow --bind beyond loopback (it has no keys)"
+    )
     tgt.add_argument("--seed", type=int, default=0)
     tgt.add_argument("--announce", action="store_true", help=argparse.SUPPRESS)
     tgt.set_defaults(func=target)
@@ -90,6 +121,13 @@ def balancer(args: argparse.Namespace) -> int:
         "max_held_bytes": args.max_held,
     }
     limits = Limits(**{name: value for name, value in given.items() if value is not None})
+    security = None
+    if args.curve_secret:
+        from lbbench.security import ServerKeys
+
+        security = ServerKeys.load(args.curve_secret, args.curve_authorized)
+    elif args.curve_authorized:
+        raise ConfigError("--curve-authorized", "needs --curve-secret (the balancer's key)")
     known = {}
     if args.targets:
         profile = load_profile(args.targets)
@@ -103,6 +141,8 @@ def balancer(args: argparse.Namespace) -> int:
         weights=known,
         forget_after_s=args.forget_after,
         limits=limits,
+        security=security,
+        insecure=args.insecure,
     )
     return serve(instance, announce=args.announce)
 
@@ -149,7 +189,29 @@ def target(args: argparse.Namespace) -> int:
         seed=args.seed,
         schedule=schedule,
         announce_to=sys.stdout if args.announce else None,
+        keys=peer_keys(args),
+        insecure=args.insecure,
     )
+
+
+def peer_keys(args: argparse.Namespace) -> Any:
+    """A peer's CurveZMQ keys from --curve-secret and --curve-server (both, or neither)."""
+    if not args.curve_secret and not args.curve_server:
+        return None
+    if not (args.curve_secret and args.curve_server):
+        missing = "--curve-server" if args.curve_secret else "--curve-secret"
+        raise ConfigError(missing, "CurveZMQ needs both --curve-secret and --curve-server")
+    from lbbench.security import PeerKeys
+
+    return PeerKeys.load(args.curve_secret, args.curve_server)
+
+
+def make_keys(args: argparse.Namespace) -> int:
+    from lbbench.security import create_keys
+
+    for path in create_keys(args.folder):
+        print(path)
+    return 0
 
 
 def gateway(args: argparse.Namespace) -> int:

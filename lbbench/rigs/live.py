@@ -35,6 +35,7 @@ from lbbench.rigs.process import (
     profile_file,
 )
 from lbbench.scenario.scenario import Scenario, is_grpc
+from lbbench.security import SERVER, PeerKeys
 
 ENVELOPE_ALLOWANCE = 4096  # routing frames, key and headers around a payload
 
@@ -58,9 +59,11 @@ class LiveProcesses:
         seed: int,
         balancer_args: tuple[str, ...] = (),
         balancer_module: str = "lbbench",
+        curve: str | None = None,
     ) -> None:
         """``balancer_args``: more flags for ``lbbench balancer``; ``balancer_module``: the
-        module run as ``python -m`` with them (tests run a modified balancer)."""
+        module run as ``python -m`` with them (tests run a modified balancer); ``curve``:
+        a folder of keys from ``lbbench keys``, for CurveZMQ on every socket."""
         self.scenario = scenario
         self.seed = seed
         self._logs = tempfile.TemporaryDirectory(prefix="lbbench-rig-")
@@ -70,6 +73,8 @@ class LiveProcesses:
         self.planned_exits: set[str] = set()
         self.problems: list[str] = []
         self.failure: str | None = None
+        self.curve = curve
+        self._client_keys = PeerKeys.from_folder(curve, "client") if curve else None
         self._context = zmq.Context()
         self._control: zmq.Socket | None = None
         self.profile_path = profile_file(scenario.profile, self.log_dir)
@@ -90,6 +95,8 @@ class LiveProcesses:
         for path, value in scenario.settings:  # TOML reads a JSON number, string or array
             args += ["--set", f"{path}={json.dumps(value)}"]
         args += message_size_args(scenario.load.payload_bytes)
+        if curve:
+            args += ["--curve-secret", str(Path(curve) / f"{SERVER}.key_secret")]
         args += list(balancer_args)
         self.balancer = ChildProcess(
             "balancer", args, self.log_dir, announce=True, module=balancer_module
@@ -110,6 +117,10 @@ class LiveProcesses:
     def _start_target(self, target_id: str) -> None:
         args = ["target", "--id", target_id, "--backend", self.endpoints["backend"]]
         args += ["--seed", str(self.seed), "--targets", self.profile_path]
+        if self.curve:
+            folder = Path(self.curve)
+            args += ["--curve-secret", str(folder / "target.key_secret")]
+            args += ["--curve-server", str(folder / f"{SERVER}.key")]
         self.targets[target_id] = ChildProcess(f"target-{target_id}", args, self.log_dir)
 
     def start_gateway(self) -> str:
@@ -127,6 +138,8 @@ class LiveProcesses:
         if self._control is None:
             sock = self._context.socket(zmq.REQ)
             sock.setsockopt(zmq.LINGER, 0)
+            if self._client_keys is not None:
+                self._client_keys.connect(sock)
             sock.connect(self.endpoints["control"])
             self._control = sock
         sock = self._control
@@ -202,9 +215,16 @@ class LiveProcesses:
 
 
 class LiveRig:
-    """Trials on real processes: the ZeroMQ balancer, or grpcio's policies for ``grpc:``."""
+    """Trials on real processes: the ZeroMQ balancer, or grpcio's policies for ``grpc:``.
+
+    ``curve``: a folder of keys from ``lbbench keys``: every socket of the rig
+    (clients, targets, control) then speaks CurveZMQ (``lbbench run --curve``).
+    """
 
     simulated = False
+
+    def __init__(self, curve: str | None = None) -> None:
+        self.curve = curve
 
     def check(self, scenario: Scenario) -> None:
         if is_grpc(scenario.strategy):
@@ -223,9 +243,9 @@ class LiveRig:
 
             return GrpcRig().run_trial(scenario, index, progress)
         seed = scenario.seed + index
-        with LiveProcesses(scenario, seed) as rig:
+        with LiveProcesses(scenario, seed, curve=self.curve) as rig:
             rig.wait_ready()
-            generator = LoadRun(scenario.load, rig.frontend, seed)
+            generator = LoadRun(scenario.load, rig.frontend, seed, curve=self.curve)
             start = generator.start_at
             samples: list[tuple[float, dict[str, int]]] = []
             last: list[dict[str, Any]] = []  # the latest stats, should the balancer die

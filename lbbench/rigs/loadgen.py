@@ -39,6 +39,7 @@ from lbbench.protocol import recv_frames, send_frames
 from lbbench.results.recorder import Recorder
 from lbbench.rigs.process import STOP_CHECK_S, RigError, read_line
 from lbbench.scenario.load import LoadSpec, key_sampler
+from lbbench.security import PeerKeys
 
 MAX_LAG_P99_S = 0.005  # beyond this the schedule was not held
 MIN_ACHIEVED = 0.95  # fraction of the offered rate that must really be sent
@@ -93,6 +94,7 @@ def generate(
     start_at: float | Callable[[], float],
     seed: int,
     stop: Callable[[], bool] = lambda: False,
+    curve: str | None = None,
 ) -> dict[str, Any]:
     """Run one generator until its schedule is done and replies drained; a wire report.
 
@@ -103,6 +105,7 @@ def generate(
     ``stop()`` turning true (the rig's SIGTERM: a process it depends on
     died) ends the schedule at once: nothing more is sent, nothing more is
     awaited, and what was still in flight is counted as lost in the report.
+    ``curve``: a folder of keys from ``lbbench keys`` (it connects as ``client``).
     """
     rng = random.Random(seed)
     pick_key = key_sampler(spec, rng)
@@ -111,6 +114,8 @@ def generate(
     sock.setsockopt(zmq.LINGER, 0)
     sock.setsockopt(zmq.SNDHWM, 1_000_000)
     sock.setsockopt(zmq.RCVHWM, 1_000_000)
+    if curve:
+        PeerKeys.from_folder(curve, "client").connect(sock)
     sock.connect(frontend)
     recorder = Recorder()
     pending: dict[int, tuple[float, float]] = {}
@@ -245,6 +250,7 @@ class LoadRun:
         lead_s: float = 0.1,
         ready_timeout_s: float = 30.0,
         grpc: dict[str, Any] | None = None,
+        curve: str | None = None,
     ) -> None:
         """``frontend`` is the balancer's; with ``grpc`` (addresses, strategy,
         modes, deadline_s) the generators call the targets through a gRPC
@@ -259,6 +265,8 @@ class LoadRun:
         for index in range(spec.processes):
             # (lbbench.sim draws its arrivals from seed * 1000 too: the same schedule)
             job = {"spec": share.as_dict(), "frontend": frontend, "seed": seed * 1000 + index}
+            if curve:
+                job["curve"] = curve
             if grpc is not None:
                 job["grpc"] = grpc
             process = subprocess.Popen(
@@ -397,7 +405,12 @@ def main() -> int:
         )
     else:
         report = generate(
-            LoadSpec(**job["spec"]), job["frontend"], handshake, job["seed"], lambda: stopped[0]
+            LoadSpec(**job["spec"]),
+            job["frontend"],
+            handshake,
+            job["seed"],
+            lambda: stopped[0],
+            job.get("curve"),
         )
     sys.stdout.write(json.dumps(report))
     return 0

@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 import zmq
 
+from lbbench.security import PeerKeys, create_keys
+
 REQUESTS = 20_000
 WINDOW = 64
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,10 +49,12 @@ def _processes(*popens: subprocess.Popen[str]):
                 process.stdout.close()
 
 
-def _pump(frontend: str, count: int) -> float:
+def _pump(frontend: str, count: int, keys: str | None = None) -> float:
     """Send ``count`` requests ``WINDOW`` deep; seconds until the last reply."""
     sock = zmq.Context.instance().socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
+    if keys:
+        PeerKeys.from_folder(keys, "client").connect(sock)
     sock.connect(frontend)
     # warm up: the route must exist before timing starts
     deadline = time.monotonic() + 10
@@ -88,20 +92,24 @@ def _proxy_rig():
 
 
 @contextmanager
-def _balancer_rig(strategy: str):
+def _balancer_rig(strategy: str, keys: str | None = None):
+    curve = ["--curve-secret", str(Path(keys) / "balancer.key_secret")] if keys else []
     balancer = _spawn(
         "-m", "lbbench", "balancer", "--strategy", strategy, "--announce",
         "--frontend", "tcp://127.0.0.1:*", "--backend", "tcp://127.0.0.1:*",
-        "--control", "tcp://127.0.0.1:*",
+        "--control", "tcp://127.0.0.1:*", *curve,
     )  # fmt: skip
     endpoints = json.loads(balancer.stdout.readline())["balancer"]
+    with_keys = [keys] if keys else []
     workers = [
-        _spawn("-m", "tests.bench.workers", "target", f"w{i}", endpoints["backend"])
+        _spawn("-m", "tests.bench.workers", "target", f"w{i}", endpoints["backend"], *with_keys)
         for i in range(2)
     ]
     with _processes(balancer, *workers):
         control = zmq.Context.instance().socket(zmq.REQ)
         control.setsockopt(zmq.LINGER, 0)
+        if keys:
+            PeerKeys.from_folder(keys, "client").connect(control)
         control.connect(endpoints["control"])
         deadline = time.monotonic() + 10
         while True:  # poll until both workers have joined
@@ -114,11 +122,11 @@ def _balancer_rig(strategy: str):
         yield endpoints["frontend"], balancer.pid
 
 
-def _measure(rig) -> tuple[float, float]:
+def _measure(rig, keys: str | None = None) -> tuple[float, float]:
     """(requests per second, CPU seconds per request of the forwarding process)."""
     with rig as (frontend, pid):
         cpu = _cpu_seconds(pid)
-        elapsed = _pump(frontend, REQUESTS)
+        elapsed = _pump(frontend, REQUESTS, keys)
         cpu = _cpu_seconds(pid) - cpu
     return REQUESTS / elapsed, cpu / REQUESTS
 
@@ -152,6 +160,36 @@ def test_balancer_throughput_beside_zmq_proxy(benchmark, strategy):
     )
     print(f"\n{strategy}: {benchmark.extra_info}")
     assert balancer_rps > 0 and proxy_rps > 0
+
+
+def test_what_curve_costs(benchmark, tmp_path):
+    """The balancer with CurveZMQ on every socket (clients, targets and control) beside the
+    same balancer without it, on the same echo workers and client."""
+    keys = str(tmp_path / "keys")
+    create_keys(keys)
+    rounds = 3 if benchmark.enabled else 1
+    plain = [_measure(_balancer_rig("p2c")) for _ in range(rounds)]
+    results: list[tuple[float, float]] = []
+
+    def forward():
+        results.append(_measure(_balancer_rig("p2c", keys), keys))
+
+    benchmark.pedantic(forward, rounds=rounds, iterations=1)
+    plain_rps, curve_rps = max(r[0] for r in plain), max(r[0] for r in results)
+    plain_cpu, curve_cpu = min(r[1] for r in plain), min(r[1] for r in results)
+    benchmark.extra_info.update(
+        {
+            "requests": REQUESTS,
+            "window": WINDOW,
+            "plain_rps": round(plain_rps),
+            "curve_rps": round(curve_rps),
+            "ratio_curve_to_plain": round(curve_rps / plain_rps, 3),
+            "plain_cpu_us_per_request": round(plain_cpu * 1e6, 1),
+            "curve_cpu_us_per_request": round(curve_cpu * 1e6, 1),
+        }
+    )
+    print(f"\ncurve: {benchmark.extra_info}")
+    assert curve_rps > 0 and plain_rps > 0
 
 
 def _median_round_trip(frontend: str, count: int = 2000) -> float:

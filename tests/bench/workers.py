@@ -2,7 +2,8 @@
 
     python -m tests.bench.workers proxy              # zmq.proxy ROUTER/DEALER, prints ports
     python -m tests.bench.workers proxy-worker ADDR  # echo worker behind zmq.proxy
-    python -m tests.bench.workers target ID ADDR     # echo worker speaking lbbench's protocol
+    python -m tests.bench.workers target ID ADDR [KEYS]  # echo worker speaking lbbench's protocol
+                                                     # (CurveZMQ with the keys of `lbbench keys`)
 
 Both kinds of worker do the same trivial work per request (receive, send
 back), so the balancer and the proxy are compared on equal targets.
@@ -16,6 +17,7 @@ import sys
 import zmq
 
 from lbbench import protocol as p
+from lbbench.security import PeerKeys
 
 
 def proxy() -> None:
@@ -44,10 +46,12 @@ def proxy_worker(address: str) -> None:
         sock.send_multipart(sock.recv_multipart())
 
 
-def target(ident: str, address: str) -> None:
+def target(ident: str, address: str, keys: str | None = None) -> None:
     sock = zmq.Context().socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
     sock.setsockopt(zmq.IDENTITY, ident.encode())
+    if keys:
+        PeerKeys.from_folder(keys, "target").connect(sock)
     sock.connect(address)
     sock.send_multipart([p.READY, p.encode_json({"id": ident})])
     while True:

@@ -37,6 +37,7 @@ LAYERS = [
     ("lbbench.rpc", 4),
     ("lbbench.balancer", 4),
     ("lbbench.target", 4),
+    ("lbbench.security", 4),
     ("lbbench.cli", 5),
     ("lbbench.api", 5),
     ("lbbench.pytest_plugin", 5),
