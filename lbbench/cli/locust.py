@@ -129,7 +129,8 @@ def run(args: argparse.Namespace) -> int:
             return _supervise(rig, locust, args.restart_s)
         except KeyboardInterrupt:
             locust.send_signal(signal.SIGTERM)
-            return locust.wait(timeout=60)
+            code = locust.wait(timeout=60)
+            return code if code >= 0 else 128 - code  # killed by a signal: the shell's 128 + N
         finally:
             signal.signal(signal.SIGTERM, previous)
             if locust.poll() is None:
@@ -199,7 +200,7 @@ def _supervise(rig: Any, locust: subprocess.Popen, restart_s: float) -> int:
     while True:
         code = locust.poll()
         if code is not None:
-            return code
+            return code if code >= 0 else 128 - code
         now = time.monotonic()
         for target_id, process in list(rig.targets.items()):
             if process.popen.poll() is None:

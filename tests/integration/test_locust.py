@@ -238,3 +238,37 @@ def test_locust_grpc_users_through_the_gateway(tmp_path):
     assert served(scenario) == locust_requests
     # the balancer behind the gateway spread the calls over all four targets
     assert all(b["served_ok"] > 0 for b in scenario["summary"]["backends"])
+
+
+def test_sigterm_to_lbbench_locust_stops_the_locust_it_started(tmp_path):
+    """Once, SIGTERM stopped the rig but left Locust swarming at a balancer that was gone."""
+    import psutil
+
+    port = free_port()
+    process = lbbench_locust(
+        "--targets", "uniform", "--strategy", "p2c", "--out", str(tmp_path),
+        "--web-port", str(port), "--autostart", "-u", "4", "-r", "4", "-t", "60s",
+    )  # fmt: skip
+    try:
+        stats = f"http://127.0.0.1:{port}/stats/requests"
+
+        def calls() -> int:  # Locust's count, less its "Aggregated" row
+            return sum(s["num_requests"] for s in get(stats)["stats"] if s["name"] != "Aggregated")
+
+        poll(lambda: calls() > 50, 60, "swarming")
+        locusts = [
+            child
+            for child in psutil.Process(process.pid).children(recursive=True)
+            if "locust" in " ".join(child.cmdline()[:3])
+        ]
+        assert locusts, "no Locust process found"
+        process.send_signal(signal.SIGTERM)
+        code, _, err = finish(process, timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert code == 0, err[-2000:]  # a clean stop: Locust wrote its result set
+    assert only_result(tmp_path)["scenarios"][0]["summary"]["requests"]["sent"] > 50
+    for locust in locusts:
+        poll(lambda p=locust: not p.is_running() or p.status() == "zombie", 30, "Locust gone")

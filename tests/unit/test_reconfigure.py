@@ -38,6 +38,8 @@ SWITCHES = [
     (("circuit_breaker",), ("eject",)),
     (ALL, ("fail_fast",)),
     (("fail_fast",), ALL),
+    (("admission", "retry"), ("fail_fast",)),
+    (("hedge",), ("admission", "eject")),
 ]
 
 
