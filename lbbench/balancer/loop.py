@@ -46,7 +46,6 @@ from lbbench.core.actions import Arm, Cancel, Probe, Reply, Send
 from lbbench.core.backends import Backend
 from lbbench.core.config import RouterConfig
 from lbbench.core.router import Router
-from lbbench.core.settings import resolved
 from lbbench.errors import ConfigError, LbbenchError
 from lbbench.security import ServerKeys, check_exposure
 from lbbench.vocabulary import MALFORMED, OVERLOADED, UNAVAILABLE
@@ -359,47 +358,6 @@ class Balancer:
         for peer, since in self.silence.silent(joined, now):
             self.silence.forget(peer)
             self._execute(self.router.on_leave(now, peer, f"silent for {since:.1f} s"), now)
-
-    # ------------------------------------------------------------------ control
-
-    def stats(self, now: float) -> dict[str, Any]:
-        snapshot = self.router.snapshot()
-        limits = self.limits
-        snapshot.update(
-            {
-                "now": now,
-                "uptime_s": now - self.started,
-                "received": self.received,
-                "answered": self.answered,
-                "malformed": self.malformed,
-                "shed": {
-                    "queue": self.shed_queue,
-                    "waited": self.shed_waited,
-                    "held": self.shed_held,
-                },
-                "inbox": {"requests": len(self.inbox), "oldest_s": self.inbox.oldest_age(now)},
-                "held_bytes": self.held,
-                "replies": {
-                    "held": self.outbox.waiting,
-                    "held_bytes": self.outbox.bytes,
-                    "dropped": self.outbox.dropped,
-                    "gone": self.outbox.gone,
-                },
-                "limits": {
-                    "max_message_size": limits.max_message_size,
-                    "max_wait_s": self.inbox.max_wait_s,
-                    "max_held_bytes": limits.max_held_bytes,
-                    "client_recv_hwm": limits.client_recv_hwm,
-                    "client_send_hwm": limits.client_send_hwm,
-                    "target_hwm": TARGET_HWM,
-                    "outbox_bytes": limits.outbox_bytes,
-                },
-                "events_total": len(self.router.events),
-                "endpoints": self.endpoints,
-                "settings": resolved(self.router.config),
-            }
-        )
-        return snapshot
 
     # ------------------------------------------------------------------ loop
 
