@@ -225,7 +225,8 @@ class Target:
                     handler(frames, time.monotonic())
             now = time.monotonic()
             while timers and timers[0][0] <= now:
-                self._finish(heapq.heappop(timers)[2], now)
+                done_at, _, job = heapq.heappop(timers)
+                self._finish(job, done_at)  # chain the queue on scheduled ends (ServiceQueue)
             if now >= next_heartbeat:
                 if not self.faults.dropping(now):
                     self._to_balancer([p.HB])

@@ -10,7 +10,11 @@ jobs until the stall ends; a job cancelled while waiting is never served.
 
 The queue keeps no clock of its own: the caller passes ``now`` and owns
 the timers. When a job starts, ``start(done_at, job)`` is called; the
-caller calls ``finish(job, now)`` once ``done_at`` is reached.
+caller calls ``finish(job, done_at)`` once ``done_at`` is reached, with
+``done_at`` itself rather than the time it noticed: the next job waiting
+then starts when the last one ended, so a late timer (the live target's
+event loop busy with other messages) does not push back every job behind
+it, which is what a real server of this capacity would do.
 """
 
 from __future__ import annotations
@@ -100,7 +104,11 @@ class ServiceQueue:
                 continue  # cancelled while waiting
             self.busy += 1
             work, arrived = entry
-            done_at = now + self.service_time(work) * self.faults.slow_factor
+            # A job never starts before it arrived: the live target passes
+            # the scheduled end of the job before (which its late timer may
+            # have passed already), so the queue's clock is the model's.
+            began = now if now > arrived else arrived
+            done_at = began + self.service_time(work) * self.faults.slow_factor
             self.start(done_at, (key, work, arrived))
 
     def finish(self, job: Job, now: float) -> bool:

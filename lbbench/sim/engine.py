@@ -38,6 +38,7 @@ from lbbench.core.actions import Arm, Cancel, Probe, Reply, Send
 from lbbench.core.faults import Fault
 from lbbench.core.router import Router
 from lbbench.errors import ConfigError
+from lbbench.gc_pacing import fewer_collections
 from lbbench.results.recorder import BucketTally, Recorder, clamp_us, copy_histogram
 from lbbench.results.trial import RouterView, trial_result
 from lbbench.scenario.load import key_sampler
@@ -103,6 +104,8 @@ class Simulation:
         self.now = 0.0
         self.events = 0
         self.latency_sum = 0.0  # exact, for the validation of means
+        #: when a list, every answered request's latency (seconds), in the order answered
+        self.kept_latencies: list[float] | None = None
         #: called with (time, actions) for every batch of the router's actions (tests trace them)
         self.on_actions: Callable[[float, list], None] | None = None
         self.samples: list[tuple[float, dict[str, int]]] = []
@@ -150,6 +153,10 @@ class Simulation:
 
     def run(self, until: float | None = None, progress: Callable[[float], None] | None = None):
         """Advance to ``until`` (default: the end of the load and its drain)."""
+        with fewer_collections():
+            self._run(until, progress)
+
+    def _run(self, until: float | None, progress: Callable[[float], None] | None) -> None:
         stop_at = self._give_up if until is None else until
         router = self.router
         on_reply = router.on_reply
@@ -360,6 +367,8 @@ class Simulation:
         intended = self._requests.pop(reply.request)[0]
         latency = at + self.options.hop_s - intended
         self.latency_sum += latency
+        if self.kept_latencies is not None:
+            self.kept_latencies.append(latency)
         self._latency.add(clamp_us(latency))
         self.recorder.outcomes[reply.status] += 1
         self.recorder.count_reply(reply.status, reply.backend, intended)
