@@ -131,7 +131,7 @@ def load(cls: type[T], data: Any, where: str, **extra: Any) -> T:
             raise ConfigError(join(where, key), f"unknown key (known: {names})")
         kwargs[key] = convert(known[key], value, join(where, key))
     kwargs.update(extra)
-    for f in dataclasses.fields(cls):
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         if f.init and required and f.name not in kwargs:
             raise ConfigError(join(where, f.name), "missing")
@@ -165,9 +165,69 @@ def keyword_parameters(function: Callable[..., Any]) -> dict[str, tuple[Any, Any
     """
     import inspect
 
+    owner = getattr(function, "__objclass__", None)
+    if owner is not None:  # a compiled class's __init__: no signature at run time
+        return _source_keyword_parameters(owner)
     hints = typing.get_type_hints(function)
     return {
         p.name: (hints.get(p.name, Any), p.default)
         for p in inspect.signature(function).parameters.values()
         if p.kind is p.KEYWORD_ONLY
     }
+
+
+def _source_keyword_parameters(cls: type) -> dict[str, tuple[Any, Any]]:
+    """``cls.__init__``'s keyword-only parameters, read from the source beside its module.
+
+    mypyc compiles a class's methods into C and keeps no signature; the
+    source it was compiled from ships beside the extension, and is what the
+    compiled code does, so the parameters are read from there: names,
+    annotations and defaults (evaluated in the module's namespace), from the
+    first class in the method resolution order that defines ``__init__``.
+    """
+    import ast
+    import sys
+    from pathlib import Path
+
+    for klass in cls.__mro__:
+        if klass is object:
+            return {}
+        module = sys.modules[klass.__module__]
+        path = Path(module.__file__ or "").with_name(klass.__module__.rsplit(".", 1)[-1] + ".py")
+        if not path.is_file():
+            raise TypeError(f"no source for {klass.__qualname__} at {path}")  # a broken install
+        classes = [
+            node
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.ClassDef) and node.name == klass.__name__
+        ]
+        if not classes:
+            raise TypeError(f"class {klass.__qualname__} not found in {path}")  # a bug
+        for item in classes[0].body:
+            if isinstance(item, ast.FunctionDef) and item.name == "__init__":
+                arguments = item.args
+                scope = vars(module)
+                return {
+                    arg.arg: (
+                        Any if arg.annotation is None else _evaluate(arg.annotation, scope),
+                        inspect_empty() if default is None else _evaluate(default, scope),
+                    )
+                    for arg, default in zip(
+                        arguments.kwonlyargs, arguments.kw_defaults, strict=True
+                    )
+                }
+    return {}
+
+
+def _evaluate(node: Any, scope: dict[str, Any]) -> Any:
+    """An annotation or default of our own source, in its module's namespace."""
+    import ast
+
+    return eval(ast.unparse(node), scope)
+
+
+def inspect_empty() -> Any:
+    """What ``inspect`` gives for a parameter without a default."""
+    import inspect
+
+    return inspect.Parameter.empty

@@ -109,4 +109,13 @@ def run(args: argparse.Namespace) -> int:
         suite = read_suite(path)
         suites.add_row(name, str(len(suite.scenarios)), suite.description)
     console.print(suites)
+    import lbbench
+    from lbbench.core.build import build
+
+    how = {
+        "compiled": "the core and the simulator run compiled (mypyc)",
+        "pure": "pure Python (set up without a C compiler, or with LBBENCH_PURE=1): the "
+        "simulator runs slower, with the same results",
+    }[build()]
+    console.print(f"lbbench {lbbench.__version__}: {how}")
     return 0

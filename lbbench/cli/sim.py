@@ -184,18 +184,32 @@ def _validate(args: argparse.Namespace, settings: SimOptions) -> int:
     console.print(checks_table(checks, f"simulator against theory ({requests} requests a queue)"))
     failed = sum(not c.passed for c in checks)
     if args.against:
-        from lbbench.sim.live import agreement, fit_hop, simulate_entries
+        from lbbench.sim.live import (
+            agreement,
+            every_entry_calibrated,
+            fit_hop,
+            measured_hop,
+            simulate_entries,
+        )
 
-        if args.hop_us is None:
-            settings = dataclasses.replace(settings, hop_s=fit_hop(args.against, settings))
-            console.print(
-                f"hop fitted to the live rig's median latency: {settings.hop_s * 1e6:.0f} us "
-                "(pass --hop-us to fix it instead)"
+        calibrated = args.hop_us is None and every_entry_calibrated(args.against)
+        if calibrated:
+            hops = ", ".join(
+                f"{(measured_hop(entry) or 0) * 1e6:.0f}"
+                for entry in read_result(args.against)["scenarios"]
+                if not entry.get("simulated")
             )
-        live, simulated = simulate_entries(args.against, settings)
+            how = f"hop per scenario from its rig calibration: {hops} us"
+        elif args.hop_us is None:
+            settings = dataclasses.replace(settings, hop_s=fit_hop(args.against, settings))
+            how = f"hop {settings.hop_s * 1e6:.0f} us, fitted to the live p50s (no rig calibration)"
+        else:
+            how = f"hop {settings.hop_s * 1e6:.0f} us (--hop-us)"
+        console.print(how)
+        live, simulated = simulate_entries(args.against, settings, calibrated=calibrated)
         path = _write_simulated(simulated, args, settings)
         replayed = agreement(live, simulated)
-        title = f"live {args.against} against simulated {path}, hop {settings.hop_s * 1e6:.0f} us"
+        title = f"live {args.against} against simulated {path}; {how}"
         console.print(checks_table(replayed, title))
         failed += sum(not c.passed for c in replayed)
     console.print(f"{failed} check(s) failed" if failed else "every check passed")

@@ -3,46 +3,10 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
-from lbbench.errors import ConfigError
-
-ID_MAX_BYTES = 255  # ZeroMQ routing ids are at most 255 bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Backend:
-    """What a target is, independent of how it is doing.
-
-    ``weight`` is its relative capacity (an integer >= 1); ``tier`` is its
-    priority level for primary/backup failover (0 = primary, 1 = first
-    backup, ...).
-    """
-
-    id: str
-    weight: int = 1
-    tier: int = 0
-
-    def __post_init__(self) -> None:
-        where = f"backend {self.id!r}"
-        if not isinstance(self.id, str) or not self.id:
-            raise ConfigError("backend.id", "must be a non-empty string")
-        if len(self.id.encode()) > ID_MAX_BYTES:
-            raise ConfigError(f"{where}.id", f"must be at most {ID_MAX_BYTES} bytes")
-        if isinstance(self.weight, bool) or not isinstance(self.weight, int) or self.weight < 1:
-            raise ConfigError(f"{where}.weight", f"must be an integer >= 1, got {self.weight!r}")
-        if isinstance(self.tier, bool) or not isinstance(self.tier, int) or self.tier < 0:
-            raise ConfigError(f"{where}.tier", f"must be an integer >= 0, got {self.tier!r}")
-
-
-def check_unique_ids(backends: list[Backend] | tuple[Backend, ...], where: str = "targets") -> None:
-    """Raise a ConfigError naming the first id that appears twice."""
-    seen: set[str] = set()
-    for backend in backends:
-        if backend.id in seen:
-            raise ConfigError(where, f"duplicate backend id {backend.id!r}")
-        seen.add(backend.id)
+# (re-exported: the rest of the code imports them from here)
+from lbbench.core.backend_spec import ID_MAX_BYTES, Backend, check_unique_ids  # noqa: F401
 
 
 class BackendState:

@@ -112,7 +112,7 @@ class Fault:
         params_type = FAULT_KINDS[kind].Params
         common = ("at_s", "target", "kind", "duration_s")
         check_keys(table, [*common, *fields_of(params_type)], where)
-        params = load(params_type, {k: v for k, v in table.items() if k not in common}, where)
+        params: Any = load(params_type, {k: v for k, v in table.items() if k not in common}, where)
         return load(
             cls,
             {k: v for k, v in table.items() if k in common},

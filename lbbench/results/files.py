@@ -60,7 +60,10 @@ def environment() -> dict[str, Any]:
         versions["libzmq"] = zmq.zmq_version()
     except ImportError:
         versions["libzmq"] = None
+    from lbbench.core.build import build
+
     return {
+        "lbbench_build": build(),  # compiled or pure: the simulator's speed differs
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
         "platform": platform.platform(),

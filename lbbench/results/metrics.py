@@ -12,7 +12,7 @@ entry.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -173,6 +173,6 @@ def columns() -> list[Metric]:
     return [m for m in METRICS.values() if m.column]
 
 
-def samples(trials: list[Record]) -> dict[str, list[float]]:
+def samples(trials: Sequence[Record]) -> dict[str, list[float]]:
     """Every metric's samples over a scenario's trials (the significance tests' input)."""
     return {m.sample: [v for t in trials for v in m.trial_values(t)] for m in METRICS.values()}

@@ -22,15 +22,30 @@ def scenario_rows(result: dict[str, Any]) -> Table:
     table.add_column("scenario", justify="left")
     for metric in shown:
         table.add_column(metric.column, justify="right")
+    # The live rig's own latency under each scenario's load (its calibration):
+    # the part of a p50 or p99 that is the harness, not the strategy.
+    calibrated = any((s.get("rig_latency") or {}).get("latency_ms") for s in result["scenarios"])
+    if calibrated:
+        table.add_column("rig p50/p99 ms", justify="right")
     table.add_column("valid", justify="left")
     for scenario in result["scenarios"]:
         summary = scenario["summary"]
+        rig = [_rig_cell(scenario.get("rig_latency"))] if calibrated else []
         table.add_row(
             scenario["name"],
             *(metric.show(summary) for metric in shown if metric.show),
+            *rig,
             "yes" if scenario["valid"] else "[bold red]NO[/]",
         )
     return table
+
+
+def _rig_cell(rig: dict[str, Any] | None) -> str:
+    if not rig or not rig.get("latency_ms"):
+        return "-"
+    latency = rig["latency_ms"]
+    cell = f"{latency['p50']:.2f}/{latency['p99']:.2f}"
+    return cell if rig.get("valid") else f"{cell} (invalid)"
 
 
 def problems(result: dict[str, Any]) -> list[str]:

@@ -71,6 +71,7 @@ def trial_result(
     problems: list[str],
     failure: str | None = None,
     unaccounted: int | None = None,
+    machine: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One trial's result from what the generator recorded and the balancing side reported.
 
@@ -83,7 +84,8 @@ def trial_result(
     with the requests in flight that got no answer (``unanswered``) and,
     when a generator died with its counts, the requests the balancer
     received that no surviving generator accounts for (``unaccounted``;
-    None when nobody could count them).
+    None when nobody could count them). ``machine``: what else used the
+    machine's CPU meanwhile (``lbbench.rigs.machine``; live rigs only).
     """
     recorder = report.recorder
     duration = scenario.load.duration_s
@@ -162,6 +164,7 @@ def trial_result(
         },
         "strategy_status": dict(view.strategy_status),
         "generator": report.as_dict(),
+        "machine": None if machine is None else dict(machine),
         "events": [{**e, "at": e["at"] - start} for e in events if e["kind"] not in (Health.JOIN,)],
         "timeline": {
             "step_s": 0.1,
@@ -232,9 +235,17 @@ def summarize_trials(scenario: Scenario, trials: list[dict[str, Any]]) -> dict[s
 
 
 def scenario_entry(
-    scenario: Scenario, trials: list[dict[str, Any]], *, simulated: bool = False
+    scenario: Scenario,
+    trials: list[dict[str, Any]],
+    *,
+    simulated: bool = False,
+    rig_latency: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A scenario's entry in a result set, from its trials (however they were run)."""
+    """A scenario's entry in a result set, from its trials (however they were run).
+
+    ``rig_latency``: the live rig's own latency under this load, measured
+    before the trials (``lbbench.rigs.calibration``); None when simulated.
+    """
     problems = [f"trial {i + 1}: {p}" for i, t in enumerate(trials) for p in t["problems"]]
     return {
         "key": scenario.key,
@@ -260,6 +271,7 @@ def scenario_entry(
         "valid": not problems,
         "problems": problems,
         "summary": summarize_trials(scenario, trials),
+        "rig_latency": None if rig_latency is None else dict(rig_latency),
         "samples": metric_samples(trials),
         "trials": trials,
     }

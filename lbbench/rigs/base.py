@@ -37,6 +37,10 @@ class Rig(Protocol):
     ) -> dict[str, Any]:
         """Trial ``index`` (seed ``scenario.seed + index``); its result."""
 
+    def calibrate(self, scenario: Scenario) -> dict[str, Any] | None:
+        """The rig's own latency under ``scenario``'s load (``lbbench.rigs.calibration``),
+        or None where there is no rig to measure (the simulator)."""
+
 
 class FaultedFleet(Protocol):
     """Live processes the drive loop injects faults into and watches.
@@ -144,6 +148,7 @@ def run_scenario(
     """All trials of one scenario on ``rig``; its entry in a result set."""
     scenario.validate()
     rig.check(scenario)
+    rig_latency = rig.calibrate(scenario)
     trials = []
     for index in range(scenario.trials):
         tick = (lambda f, i=index: progress(i, f)) if progress else None
@@ -151,4 +156,4 @@ def run_scenario(
             trials.append(rig.run_trial(scenario, index, tick))
         except RigError as error:  # this trial is lost; the run goes on to the next
             trials.append(failed_trial(scenario, index, error))
-    return scenario_entry(scenario, trials, simulated=rig.simulated)
+    return scenario_entry(scenario, trials, simulated=rig.simulated, rig_latency=rig_latency)

@@ -26,7 +26,9 @@ from lbbench.balancer.limits import DEFAULT_MAX_HELD_BYTES, DEFAULT_MAX_MESSAGE_
 from lbbench.core.faults import Fault
 from lbbench.results.trial import RouterView, trial_result
 from lbbench.rigs.base import Progress, drive
+from lbbench.rigs.calibration import calibration_scenario, rig_latency
 from lbbench.rigs.loadgen import LoadRun
+from lbbench.rigs.machine import MachineWatch
 from lbbench.rigs.process import (
     READY_TIMEOUT_S,
     ChildProcess,
@@ -234,6 +236,13 @@ class LiveRig:
         else:
             scenario.router_config()
 
+    def calibrate(self, scenario: Scenario) -> dict[str, Any]:
+        """The rig's own latency under ``scenario``'s load, to zero-work targets."""
+        try:
+            return rig_latency(self.run_trial(calibration_scenario(scenario), 0))
+        except RigError as error:  # reported, and the trials still run
+            return {"valid": False, "problems": [f"rig calibration failed: {error}"]}
+
     def run_trial(
         self, scenario: Scenario, index: int, progress: Progress | None = None
     ) -> dict[str, Any]:
@@ -256,8 +265,10 @@ class LiveRig:
                     samples.append((stats["now"], {b["id"]: b["sent"] for b in stats["backends"]}))
                     last[:] = [stats]
 
+            watch = MachineWatch()
             report, failure = drive(scenario, rig, generator, progress, sample)
-            problems = report.problems + rig.problems
+            machine, busy = watch.finish()
+            problems = report.problems + rig.problems + busy
             events: list[dict[str, Any]] = []
             try:
                 final = rig.control({"cmd": "stats"})
@@ -277,5 +288,6 @@ class LiveRig:
                 )
         view = RouterView.from_snapshot(final)
         return trial_result(
-            scenario, seed, start, report, view, events, samples, problems, failure, unaccounted
-        )
+            scenario, seed, start, report, view, events, samples, problems, failure, unaccounted,
+            machine,
+        )  # fmt: skip

@@ -28,6 +28,7 @@ from lbbench.results.recorder import TIMELINE_STEP_S, Recorder
 from lbbench.results.trial import RouterView, trial_result
 from lbbench.rigs.base import Progress, drive
 from lbbench.rigs.loadgen import LoadRun
+from lbbench.rigs.machine import MachineWatch
 from lbbench.rigs.process import READY_TIMEOUT_S, ChildProcess, note_unplanned_exits, profile_file
 from lbbench.rpc.policies import check_scenario, service_config
 from lbbench.scenario.scenario import Scenario
@@ -156,7 +157,11 @@ class GrpcRig:
             }
             generator = LoadRun(scenario.load, "", seed, grpc=job)
             start = generator.start_at
+            watch = MachineWatch()
             report, failure = drive(scenario, rig, generator, progress)
-            problems = report.problems + rig.problems
+            machine, busy = watch.finish()
+            problems = report.problems + rig.problems + busy
         view, samples = client_side_view(scenario, report.recorder, start)
-        return trial_result(scenario, seed, start, report, view, [], samples, problems, failure)
+        return trial_result(
+            scenario, seed, start, report, view, [], samples, problems, failure, None, machine
+        )

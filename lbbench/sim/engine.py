@@ -168,7 +168,7 @@ class Simulation:
         to_target = self._to_target
         to_router = self._to_router
         streams = list(self._stream_of.values())
-        due = None
+        due: deque[tuple[float, Any]] = deque()  # the timer stream whose head is next
         hop = self.options.hop_s
         end_of_load = self._end_of_load + hop
         next_gap = self.scenario.load.next_gap

@@ -21,6 +21,10 @@ class SimRig:
     def check(self, scenario: Scenario) -> None:
         Simulation.check(scenario)
 
+    def calibrate(self, scenario: Scenario) -> None:
+        """Simulated time has no rig of its own to measure."""
+        return None
+
     def run_trial(
         self, scenario: Scenario, index: int, progress: Progress | None = None
     ) -> dict[str, Any]:

@@ -21,10 +21,11 @@ from lbbench.results.files import read_result
 RUN_TIMEOUT_S = 120.0
 
 
-def _descendant(run: psutil.Process, words: str) -> psutil.Process | None:
+def _descendant(run: psutil.Process, words: str, not_before: float = 0.0) -> psutil.Process | None:
+    """A process the run started, after ``not_before`` (a time.time()), running ``words``."""
     for child in run.children(recursive=True):
         try:
-            if words in " ".join(child.cmdline()):
+            if words in " ".join(child.cmdline()) and child.create_time() >= not_before:
                 return child
         except psutil.NoSuchProcess:
             continue
@@ -33,20 +34,30 @@ def _descendant(run: psutil.Process, words: str) -> psutil.Process | None:
 
 def _kill_mid_load(run: subprocess.Popen, victim_words: str) -> None:
     """Wait (polling, with a deadline) until the first trial's balancer has routed
-    load for a while, then SIGKILL the process whose command line has ``victim_words``."""
+    load for a while, then SIGKILL the process whose command line has ``victim_words``.
+
+    The first generator belongs to the rig's calibration (zero-work targets,
+    before the trials): the trial's processes are those started after it ended.
+    """
     parent = psutil.Process(run.pid)
     deadline = time.monotonic() + 60.0
+    calibration = None
+    while calibration is None or calibration.is_running():
+        assert time.monotonic() < deadline, "the rig's calibration never ran"
+        calibration = calibration or _descendant(parent, "lbbench.rigs.loadgen")
+        time.sleep(0.02)  # sleep-ok: the poll's tick
+    trial_from = time.time()
     generator = balancer = None
     cpu_at_start = 0.0
     while time.monotonic() < deadline:
         assert run.poll() is None, "the run ended before the victim could be killed"
         if generator is None:
-            generator = _descendant(parent, "lbbench.rigs.loadgen")
-            balancer = _descendant(parent, " balancer ")
+            generator = _descendant(parent, "lbbench.rigs.loadgen", trial_from)
+            balancer = _descendant(parent, " balancer ", trial_from)
             if generator is not None and balancer is not None:
                 cpu_at_start = sum(balancer.cpu_times()[:2])
         elif sum(balancer.cpu_times()[:2]) - cpu_at_start > 0.1:  # it has been routing
-            victim = _descendant(parent, victim_words)
+            victim = _descendant(parent, victim_words, trial_from)
             assert victim is not None, f"no process {victim_words!r} to kill"
             victim.kill()
             return

@@ -67,7 +67,6 @@ class AdmissionConfig:
             check_number(f"{p}.backoff", self.backoff, high=0.999)
 
 
-@register
 class AdmissionPolicy(FailoverPolicy):
     """One limit for the whole router, moved by every attempt's outcome and latency;
     requests over it are refused before any backend is picked."""
@@ -102,3 +101,6 @@ class AdmissionPolicy(FailoverPolicy):
 
     def status(self) -> dict[str, Any]:
         return {"limit": int(self.limit), "decreases": self.decreases}
+
+
+register(AdmissionPolicy)

@@ -48,6 +48,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from mypy_extensions import mypyc_attr
+
 from lbbench.core.backends import BackendState
 from lbbench.registry import Registry
 
@@ -63,6 +65,8 @@ class NoSettings:
     """Settings of a mode that has none."""
 
 
+# Compiled (mypyc), its subclasses may still be plain Python: users' own.
+@mypyc_attr(allow_interpreted_subclasses=True)
 class FailoverPolicy:
     """One failover mode at work inside a router (see the module docstring)."""
 

@@ -118,7 +118,6 @@ class CircuitBreaker:
         return OPEN
 
 
-@register
 class CircuitBreakerPolicy(FailoverPolicy):
     """One circuit breaker per backend: traffic stops while it is open, then trickles back.
 
@@ -201,3 +200,6 @@ class CircuitBreakerPolicy(FailoverPolicy):
     def health(self, backend: BackendState) -> str | None:
         breaker = self._breakers.get(backend)
         return None if breaker is None or breaker.state == CLOSED else str(breaker.state)
+
+
+register(CircuitBreakerPolicy)

@@ -131,7 +131,6 @@ def heartbeat_verdict(config: EjectConfig, health: _Health) -> bool | None:
     return None
 
 
-@register
 class Eject(FailoverPolicy):
     """Outlier ejection with growing ejection times, and heartbeat health.
 
@@ -290,3 +289,6 @@ class Eject(FailoverPolicy):
     def describe(self, backend: BackendState) -> dict[str, Any]:
         health = self._health.get(backend)
         return {"ejections": health.ejections if health else 0}
+
+
+register(Eject)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from lbbench.core.failover.base import FailoverPolicy, register
 
 
-@register
 class FailFast(FailoverPolicy):
     """No second chance: a failed or timed-out attempt is the answer.
 
@@ -18,3 +17,6 @@ class FailFast(FailoverPolicy):
     summary = "no second chance: a failed or timed-out attempt is the answer"
     rank = 60
     alone = True
+
+
+register(FailFast)

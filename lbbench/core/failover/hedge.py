@@ -80,7 +80,6 @@ class HedgeDelay:
         return self._sorted[rank]
 
 
-@register
 class Hedge(FailoverPolicy):
     """One extra attempt when the first is slow; the first reply wins, the loser is cancelled.
 
@@ -125,3 +124,6 @@ class Hedge(FailoverPolicy):
             return
         if router.send(request, now, extra=True):
             router.count(Counter.HEDGES)
+
+
+register(Hedge)

@@ -51,7 +51,6 @@ def tier_loads(healthy_fractions: list[float], overprovisioning: float) -> list[
     return loads
 
 
-@register
 class PrimaryBackup(FailoverPolicy):
     """Priority tiers (a backend's ``tier``: 0 primary, 1 first backup, ...).
 
@@ -87,3 +86,6 @@ class PrimaryBackup(FailoverPolicy):
             [len(p.members) / len(p.universe) for p in pools], self.settings.overprovisioning
         )
         return [(pool, load) for pool, load in zip(pools, loads, strict=True)]
+
+
+register(PrimaryBackup)

@@ -51,7 +51,6 @@ class RetryConfig:
         check_number(f"{p}.per_try_timeout_s", self.per_try_timeout_s, low=0.0, low_open=True)
 
 
-@register
 class Retry(FailoverPolicy):
     """Retry on a different backend: attempt limit, retry budget, jittered backoff, per-try timeout.
 
@@ -114,3 +113,6 @@ class Retry(FailoverPolicy):
                 request.waiting = False
                 if not self.router.send(request, now):
                     self.router.finish(request, now)
+
+
+register(Retry)

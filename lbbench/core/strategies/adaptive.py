@@ -26,7 +26,6 @@ class Switch:
     reason: str
 
 
-@register
 class Adaptive(Strategy):
     """Switches between a load-blind and a latency-aware policy as backends diverge.
 
@@ -83,6 +82,7 @@ class Adaptive(Strategy):
         if middle <= 0.0:
             return
         ratio = max(measured) / middle
+        new: Strategy
         if self.current is self.calm and ratio >= self.diverge_ratio:
             new, verdict = self.aware, "diverged"
         elif self.current is self.aware and ratio <= self.converge_ratio:
@@ -123,3 +123,6 @@ class Adaptive(Strategy):
                 {"at": s.at, "from": s.old, "to": s.new, "reason": s.reason} for s in self.switches
             ],
         }
+
+
+register(Adaptive)

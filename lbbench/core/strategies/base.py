@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Protocol
+
+from mypy_extensions import mypyc_attr
 
 from lbbench.core.backends import BackendState
 from lbbench.errors import ConfigError
@@ -55,6 +57,8 @@ class Pool:
         return f"Pool({[m.id for m in self.members]})"
 
 
+# Compiled (mypyc), its subclasses may still be plain Python: users' own.
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Strategy:
     """A balancing strategy: picks one backend of a non-empty pool for a request.
 
@@ -135,7 +139,7 @@ def strategy_class(name: str, where: str = "strategy") -> type[Strategy]:
 def make_strategy(
     name: str,
     rng: random.Random,
-    options: dict[str, Any] | None = None,
+    options: Mapping[str, Any] | None = None,
     where: str = "strategy",
 ) -> Strategy:
     """Build a strategy by registry name, checking its options by name and type."""

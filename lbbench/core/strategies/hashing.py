@@ -139,7 +139,6 @@ class _KeyHashing(Strategy):
         return None
 
 
-@register
 class RingHash(_KeyHashing):
     """Consistent hashing on a ring with virtual nodes (Karger et al.; Envoy ring_hash).
 
@@ -194,7 +193,6 @@ class RingHash(_KeyHashing):
         return 0 if position == len(self._hashes) else position
 
 
-@register
 class Maglev(_KeyHashing):
     """Maglev hashing (Eisenbud et al., NSDI 2016; Envoy maglev).
 
@@ -272,3 +270,7 @@ class Maglev(_KeyHashing):
 
     def _start(self, key_hash: int) -> int:
         return key_hash % self.size
+
+
+register(RingHash)
+register(Maglev)

@@ -9,7 +9,6 @@ from lbbench.core.strategies.base import Pool, RequestView, Strategy, register, 
 from lbbench.core.strategies.weighted_rr import SmoothWeights
 
 
-@register
 class LeastConnections(Strategy):
     """Weighted least connections (NGINX ``least_conn``).
 
@@ -46,7 +45,6 @@ class LeastConnections(Strategy):
         return self._ties.pick(tied)
 
 
-@register
 class PowerOfTwoChoices(Strategy):
     """Power of two choices (Mitzenmacher; Envoy's least_request with choice_count 2).
 
@@ -69,3 +67,7 @@ class PowerOfTwoChoices(Strategy):
         if (b.in_flight + 1) * a.weight < (a.in_flight + 1) * b.weight:
             return b
         return a
+
+
+register(LeastConnections)
+register(PowerOfTwoChoices)

@@ -42,7 +42,6 @@ class PeakCost:
         self.stamp = now
 
 
-@register
 class PeakEwma(Strategy):
     """Peak EWMA with power of two choices (Finagle ``Balancers.p2cPeakEwma``).
 
@@ -87,3 +86,6 @@ class PeakEwma(Strategy):
         if metric is None:
             metric = self._costs[backend] = PeakCost(now)
         metric.observe(latency, now, self.tau)
+
+
+register(PeakEwma)

@@ -29,7 +29,6 @@ class _Probe:
         self.uses = 0
 
 
-@register
 class Probing(Strategy):
     """Prequal: probing to reduce queuing and latency (Wydrowski et al., NSDI 2024).
 
@@ -152,3 +151,6 @@ class Probing(Strategy):
 
     def status(self) -> dict[str, Any]:
         return {"probe_pool": len(self._pool), "fallbacks": self.fallbacks}
+
+
+register(Probing)

@@ -10,7 +10,6 @@ from lbbench.core.backends import BackendState
 from lbbench.core.strategies.base import Pool, RequestView, Strategy, register
 
 
-@register
 class RoundRobin(Strategy):
     """Each pick takes the next backend in order, cycling.
 
@@ -35,7 +34,6 @@ class RoundRobin(Strategy):
         return members[self._next % len(members)]
 
 
-@register
 class UniformRandom(Strategy):
     """Each pick is a backend chosen uniformly at random.
 
@@ -54,7 +52,6 @@ class UniformRandom(Strategy):
         return members[int(self.rng.random() * len(members))]
 
 
-@register
 class WeightedRandom(Strategy):
     """Each pick is random with probability proportional to the backend's weight.
 
@@ -81,3 +78,8 @@ class WeightedRandom(Strategy):
             self._cumulative = list(accumulate(m.weight for m in members))
         u = self.rng.random() * pool.total_weight
         return members[bisect_right(self._cumulative, u)]
+
+
+register(RoundRobin)
+register(UniformRandom)
+register(WeightedRandom)

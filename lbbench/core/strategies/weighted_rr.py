@@ -43,7 +43,6 @@ class SmoothWeights:
         return best
 
 
-@register
 class WeightedRoundRobin(Strategy):
     """Smooth weighted round robin (NGINX ngx_http_upstream_round_robin).
 
@@ -71,3 +70,6 @@ class WeightedRoundRobin(Strategy):
             self._cursor = cursor = (self._cursor + 1) % len(members)
             return members[cursor]
         return self._weights.pick(members)
+
+
+register(WeightedRoundRobin)

@@ -1,0 +1,59 @@
+"""The rig measures itself: each live scenario reports the rig's own latency under its load.
+
+Before the trials, the same fleet, strategy and load run against targets
+that do no work; that is the harness's share of every latency. The
+simulator's replay (``lbbench sim --validate --against``) takes its hop
+delays from it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from lbbench.rigs.base import run_scenario
+from lbbench.rigs.calibration import CALIBRATION_S, calibration_scenario
+from lbbench.rigs.live import LiveRig
+from lbbench.scenario.load import LoadSpec
+from lbbench.scenario.profiles import load_profile
+from lbbench.scenario.scenario import Scenario
+from lbbench.sim.live import measured_hop
+from lbbench.sim.rig import SimRig
+
+RATE = 300.0
+
+
+def _scenario() -> Scenario:
+    return Scenario(
+        name="p2c on one-slow",
+        profile=load_profile("one-slow"),
+        strategy="p2c",
+        load=LoadSpec(rate=RATE, duration_s=2.0),
+    )
+
+
+def test_the_calibration_is_the_scenario_without_work_or_faults():
+    crashing = load_profile("crash-recover")
+    scenario = dataclasses.replace(_scenario(), profile=crashing)
+    calibration = calibration_scenario(scenario)
+    assert calibration.profile.faults == ()
+    assert [t.id for t in calibration.profile.targets] == [t.id for t in crashing.targets]
+    assert all(t.latency.dist == "fixed" for t in calibration.profile.targets)
+    assert calibration.load.rate == scenario.load.rate
+    assert calibration.load.duration_s == CALIBRATION_S
+    assert (calibration.strategy, calibration.seed) == (scenario.strategy, scenario.seed)
+
+
+def test_a_live_scenario_reports_its_rigs_latency_and_a_simulated_one_none():
+    live = run_scenario(_scenario(), LiveRig())
+    rig = live["rig_latency"]
+    assert rig["valid"], rig["problems"]
+    # about a second of the scenario's rate went through the rig
+    assert 0.8 * RATE * CALIBRATION_S <= rig["requests"] <= 1.2 * RATE * CALIBRATION_S
+    latency = rig["latency_ms"]
+    assert 0 < latency["p50"] <= latency["p99"]
+    # the harness is a part of the scenario's latency, not all of it (2 ms service)
+    assert latency["p50"] < live["summary"]["latency_ms"]["corrected"]["p50"]
+    assert measured_hop(live) == latency["mean"] / 4 / 1e3
+    simulated = run_scenario(_scenario(), SimRig())
+    assert simulated["rig_latency"] is None
+    assert measured_hop(simulated) is None
