@@ -150,3 +150,27 @@ def unpack_probe_reply(in_flight: bytes, latency_us: bytes) -> tuple[int, float]
     if len(in_flight) != 4 or len(latency_us) != 4:
         raise ProtocolError("probe reply frames must be 4 bytes each")
     return _U32.unpack(in_flight)[0], _U32.unpack(latency_us)[0] / 1e6
+
+
+# A request payload may carry its amount of work: the 4 bytes WORK_MARK,
+# then a float64 (little-endian) quantile in [0, 1). The mock target then
+# serves it for that quantile of its latency model instead of drawing one,
+# so a live run and its simulation (which draws the same quantiles from the
+# same seed) give every request the same work: common random numbers
+# across rigs. Any other payload is served with the target's own draw.
+WORK_MARK = b"LBW1"
+_WORK = struct.Struct("<4sd")
+WORK_BYTES = _WORK.size
+
+
+def payload_with_work(quantile: float, size: int) -> bytes:
+    """A payload of ``size`` bytes (at least WORK_BYTES) carrying ``quantile``."""
+    return _WORK.pack(WORK_MARK, quantile) + b"x" * (size - WORK_BYTES)
+
+
+def work_of(payload: bytes) -> float | None:
+    """The quantile a payload carries, or None (no mark, or a value outside [0, 1))."""
+    if len(payload) < WORK_BYTES or payload[:4] != WORK_MARK:
+        return None
+    quantile = _WORK.unpack_from(payload)[1]
+    return quantile if 0.0 <= quantile < 1.0 else None  # (NaN fails both)

@@ -59,6 +59,9 @@ class Target:
         self.ident = spec.id.encode()
         self.rng = random.Random(f"{seed}:{spec.id}")
         self.service_time = spec.latency.sampler(self.rng)
+        self.quantile = spec.latency.quantile()
+        # the simulator's error stream for this target: the same draws in the same order
+        self.error_draw = random.Random(f"{seed}:{spec.id}:errors").random
         self.heartbeat_s = heartbeat_s
         self.faults = FaultState()
         self.context = context or zmq.Context.instance()
@@ -81,7 +84,7 @@ class Target:
         self.queue = ServiceQueue(
             spec.capacity,
             self.faults,
-            lambda work: self.service_time(),
+            self._service_time,
             lambda done_at, job: heapq.heappush(self._timers, (done_at, next(self._seq), job)),
         )
         self._direct_ids = itertools.count()
@@ -122,6 +125,12 @@ class Target:
 
     # ------------------------------------------------------------------ service
 
+    def _service_time(self, work: tuple[int, Any, bytes, bytes]) -> float:
+        """The request's own quantile if its payload carries one (the generator's,
+        as the simulator draws them), else a draw from this target's stream."""
+        quantile = p.work_of(work[3])
+        return self.service_time() if quantile is None else self.quantile(quantile)
+
     def _accept(self, origin: int, route: Any, attempt: bytes, payload: bytes, now: float) -> None:
         # Requests from the balancer are known by attempt id (it may cancel
         # them); direct ones by a number of our own.
@@ -134,7 +143,7 @@ class Target:
             self.dropped += 1
             return
         origin, route, attempt, payload = job[1]
-        status = p.STATUS_ERROR if self.faults.fails(self.rng.random) else p.STATUS_OK
+        status = p.STATUS_ERROR if self.faults.fails(self.error_draw) else p.STATUS_OK
         self.served += 1
         if origin == _BALANCER:
             self._to_balancer([p.reply_header(attempt, status), payload])
@@ -249,6 +258,18 @@ class Target:
         return 0
 
 
+def precise_timers() -> None:
+    """Wake up on time: Linux lets a sleep overrun by the thread's timer slack
+    (50 us by default) to batch wake-ups; a target naps in steps of 100 us
+    while a job is due, so that slack was added to most service times
+    (measured: the live mean 4.7 % above the simulated one for a 2 ms
+    exponential queue). 1 us of slack costs a few more wake-ups, no CPU."""
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(29, 1000)  # PR_SET_TIMERSLACK, ns
+
+
 def serve(
     spec: TargetSpec,
     backend: str | None,
@@ -261,6 +282,7 @@ def serve(
     insecure: bool = False,
 ) -> int:
     """Run one target in this process until SIGTERM or SIGINT."""
+    precise_timers()
     target = Target(
         spec, backend, bind=bind, seed=seed, schedule=schedule, keys=keys, insecure=insecure
     )

@@ -35,7 +35,7 @@ from typing import Any
 
 import zmq
 
-from lbbench.protocol import recv_frames, send_frames
+from lbbench.protocol import WORK_BYTES, payload_with_work, recv_frames, send_frames
 from lbbench.results.recorder import Recorder
 from lbbench.rigs.process import STOP_CHECK_S, RigError, read_line
 from lbbench.scenario.load import LoadSpec, key_sampler
@@ -95,6 +95,7 @@ def generate(
     seed: int,
     stop: Callable[[], bool] = lambda: False,
     curve: str | None = None,
+    work_seed: str | None = None,
 ) -> dict[str, Any]:
     """Run one generator until its schedule is done and replies drained; a wire report.
 
@@ -106,6 +107,9 @@ def generate(
     died) ends the schedule at once: nothing more is sent, nothing more is
     awaited, and what was still in flight is counted as lost in the report.
     ``curve``: a folder of keys from ``lbbench keys`` (it connects as ``client``).
+    ``work_seed``: each request's payload carries a service-time quantile
+    drawn from this stream (``lbbench.protocol.work_of``), when the payload
+    has room for it.
     """
     rng = random.Random(seed)
     pick_key = key_sampler(spec, rng)
@@ -120,6 +124,8 @@ def generate(
     recorder = Recorder()
     pending: dict[int, tuple[float, float]] = {}
     payload = b"x" * spec.payload_bytes
+    size = spec.payload_bytes
+    work = random.Random(work_seed).random if work_seed and size >= WORK_BYTES else None
     monotonic = time.monotonic
     if callable(start_at):
         start_at = start_at()
@@ -136,7 +142,8 @@ def generate(
         # delimiter: the balancer echoes the envelope on every reply, whatever
         # its status, so each answer finds its request.
         tag = _SEQ.pack(seq)
-        frames = [tag, b"", pick_key(), payload] if pick_key else [tag, b"", payload]
+        body = payload if work is None else payload_with_work(work(), size)
+        frames = [tag, b"", pick_key(), body] if pick_key else [tag, b"", body]
         send_frames(sock, frames)
         actual = monotonic()
         if actual > end_at + 0.005:
@@ -264,7 +271,14 @@ class LoadRun:
         self.stopped_s: float | None = None  # when stop_early() ended the load, if it did
         for index in range(spec.processes):
             # (lbbench.sim draws its arrivals from seed * 1000 too: the same schedule)
-            job = {"spec": share.as_dict(), "frontend": frontend, "seed": seed * 1000 + index}
+            job = {
+                "spec": share.as_dict(),
+                "frontend": frontend,
+                "seed": seed * 1000 + index,
+                # each request's work, as lbbench.sim draws it (the first process's
+                # stream is the simulator's: one process, the same work per request)
+                "work_seed": f"{seed}:service" if index == 0 else f"{seed}:service:{index}",
+            }
             if curve:
                 job["curve"] = curve
             if grpc is not None:
@@ -411,6 +425,7 @@ def main() -> int:
             job["seed"],
             lambda: stopped[0],
             job.get("curve"),
+            job.get("work_seed"),
         )
     sys.stdout.write(json.dumps(report))
     return 0

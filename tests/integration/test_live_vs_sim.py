@@ -2,13 +2,16 @@
 
 Slow (it runs the live rig for half a minute). Three strategies on the
 default suite's heterogeneous fleet, live and then replayed by the
-simulator from the live result file (``lbbench sim --validate --against``
-does the same from the command line). They must agree on throughput
-within 10 % and on the order of the strategies by p99. p50 is not
-required to agree: the live rig's own latency on a shared 2-core machine
-(processes waking up for each of four hops) is larger than the
-simulator's hop model; the test requires only that the simulator, which
-has no such overhead, is not slower than live.
+simulator from the live result file with each scenario's own measured rig
+latency as its hops (``lbbench sim --validate --against`` does the same
+from the command line). The same seed gives both the same arrivals and
+the same work per request (the payload carries it). They must agree on
+throughput within 5 % and on the order of the strategies by p99. The mean
+is simulated a little low: the rig's calibration sends no work, and a
+target with work wakes up twice per request (the request, then the end
+of its service), which on a 2-core machine shared by seven processes
+costs more than the calibration sees (docs/simulator.md); the test
+requires the simulated mean within 15 % below live.
 """
 
 from __future__ import annotations
@@ -47,11 +50,12 @@ def test_live_and_simulated_agree_on_throughput_and_p99_order(tmp_path):
     else:
         pytest.skip("the machine was too busy for a valid live measurement three times in a row")
     path = save_result(new_result_set("live", {}, live), tmp_path)
-    live_entries, simulated = simulate_entries(str(path), SimOptions())
+    live_entries, simulated = simulate_entries(str(path), SimOptions(), calibrated=True)
     checks = {check.name: check for check in agreement(live_entries, simulated)}
     for entry in live_entries:
+        assert entry["rig_latency"]["valid"], entry["rig_latency"]["problems"]
         assert checks[f"{entry['name']}: throughput"].passed
-        live_p50 = checks[f"{entry['name']}: p50"].expected
-        assert checks[f"{entry['name']}: p50"].measured <= live_p50
+        mean = checks[f"{entry['name']}: mean"]
+        assert 0.85 * mean.expected <= mean.measured <= 1.02 * mean.expected, mean
     (order,) = [c for c in checks.values() if "p99 order" in c.name]
     assert order.passed, order.name
