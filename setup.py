@@ -31,6 +31,7 @@ COMPILED = [
     "lbbench/core/records.py",
     "lbbench/core/router.py",
     "lbbench/core/service.py",
+    "lbbench/core/fault_state.py",
     *sorted(
         str(path.relative_to(ROOT))
         for path in (ROOT / "lbbench/core/strategies").glob("*.py")

@@ -28,7 +28,8 @@ from typing import Any
 import zmq
 
 from lbbench import protocol as p
-from lbbench.core.faults import Fault, FaultState, parse_command
+from lbbench.core.fault_state import FaultState
+from lbbench.core.faults import Fault, parse_command
 from lbbench.core.service import Job, ServiceQueue
 from lbbench.scenario.profiles import TargetSpec
 from lbbench.security import PeerKeys, check_exposure

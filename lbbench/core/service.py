@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from lbbench.core.faults import FaultState
+from lbbench.core.fault_state import FaultState
 
 # A job in service: (key, work, arrived). ``work`` is whatever the caller
 # needs to answer it (and to draw its service time from).

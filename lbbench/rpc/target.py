@@ -27,7 +27,8 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 
-from lbbench.core.faults import Fault, FaultState, parse_command
+from lbbench.core.fault_state import FaultState
+from lbbench.core.faults import Fault, parse_command
 from lbbench.core.service import Job, ServiceQueue
 from lbbench.errors import LbbenchError
 from lbbench.rpc import lbbench_pb2, lbbench_pb2_grpc

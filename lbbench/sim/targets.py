@@ -6,7 +6,7 @@ import heapq
 import itertools
 import random
 
-from lbbench.core.faults import FaultState
+from lbbench.core.fault_state import FaultState
 from lbbench.core.service import Job, ServiceQueue
 from lbbench.scenario.profiles import TargetSpec
 

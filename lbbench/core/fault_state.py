@@ -1,0 +1,83 @@
+"""The faults in force on one target: what its service queue consults on every job.
+
+Its own module so that it is compiled with the service queue (setup.py):
+the queue reads ``healthy`` on every job it takes and ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from lbbench.errors import ConfigError
+
+
+class FaultState:
+    """The faults in force on one target right now.
+
+    ``apply`` takes a command (kind plus parameters); ``recover`` clears
+    everything. ``dropping(now)`` covers both drop and flap (which drops for
+    the first half of every period).
+    """
+
+    def __init__(self) -> None:
+        self.recover()
+
+    def recover(self) -> None:
+        self.healthy = True  # no fault in force: lets the hot paths skip every check
+        self.error_p = 0.0
+        self.slow_factor = 1.0
+        self.hanging = False
+        self.stalled = False
+        self.dropped = False
+        self.flap_period = 0.0
+        self.flap_start = 0.0
+
+    def apply(self, command: Mapping[str, Any], now: float) -> None:
+        kind = command["kind"]
+        self.healthy = kind == "recover"
+        if kind == "recover":
+            self.recover()
+        elif kind == "error_rate":
+            self.error_p = float(command["p"])
+        elif kind == "slow":
+            self.slow_factor = float(command["factor"])
+        elif kind == "hang":
+            self.hanging = True
+        elif kind == "stall":
+            self.stalled = True
+        elif kind == "drop":
+            self.dropped = True
+        elif kind == "flap":
+            self.flap_period = float(command["period_s"])
+            self.flap_start = now
+        else:  # crash ends the process: whoever runs the target handles it
+            raise ConfigError("fault.kind", f"{kind!r} is not a fault a running target applies")
+
+    def fails(self, draw: Callable[[], float]) -> bool:
+        """Whether an answer is an error, under the error rate in force."""
+        return self.error_p > 0.0 and draw() < self.error_p
+
+    def dropping(self, now: float) -> bool:
+        if self.dropped:
+            return True
+        if self.flap_period > 0.0:
+            phase = ((now - self.flap_start) % self.flap_period) / self.flap_period
+            return phase < 0.5
+        return False
+
+    def describe(self) -> str:
+        parts = []
+        if self.error_p:
+            parts.append(f"error_rate p={self.error_p:g}")
+        if self.slow_factor != 1.0:
+            parts.append(f"slow x{self.slow_factor:g}")
+        if self.hanging:
+            parts.append("hang")
+        if self.stalled:
+            parts.append("stall")
+        if self.dropped:
+            parts.append("drop")
+        if self.flap_period:
+            parts.append(f"flap {self.flap_period:g}s")
+        return ", ".join(parts) or "healthy"
