@@ -13,6 +13,7 @@ error names where it happened as ``file: table.key``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -167,7 +168,7 @@ def keyword_parameters(function: Callable[..., Any]) -> dict[str, tuple[Any, Any
 
     owner = getattr(function, "__objclass__", None)
     if owner is not None:  # a compiled class's __init__: no signature at run time
-        return _source_keyword_parameters(owner)
+        return dict(_source_keyword_parameters(owner))  # (a copy: that one is cached)
     hints = typing.get_type_hints(function)
     return {
         p.name: (hints.get(p.name, Any), p.default)
@@ -176,6 +177,7 @@ def keyword_parameters(function: Callable[..., Any]) -> dict[str, tuple[Any, Any
     }
 
 
+@functools.cache  # the source is parsed once per class
 def _source_keyword_parameters(cls: type) -> dict[str, tuple[Any, Any]]:
     """``cls.__init__``'s keyword-only parameters, read from the source beside its module.
 
@@ -186,12 +188,11 @@ def _source_keyword_parameters(cls: type) -> dict[str, tuple[Any, Any]]:
     first class in the method resolution order that defines ``__init__``.
     """
     import ast
+    import inspect
     import sys
     from pathlib import Path
 
-    for klass in cls.__mro__:
-        if klass is object:
-            return {}
+    for klass in cls.__mro__[:-1]:  # all but object, whose __init__ takes nothing
         module = sys.modules[klass.__module__]
         path = Path(module.__file__ or "").with_name(klass.__module__.rsplit(".", 1)[-1] + ".py")
         if not path.is_file():
@@ -205,29 +206,19 @@ def _source_keyword_parameters(cls: type) -> dict[str, tuple[Any, Any]]:
             raise TypeError(f"class {klass.__qualname__} not found in {path}")  # a bug
         for item in classes[0].body:
             if isinstance(item, ast.FunctionDef) and item.name == "__init__":
-                arguments = item.args
                 scope = vars(module)
+
+                def evaluate(node: ast.expr, scope: dict[str, Any] = scope) -> Any:
+                    return eval(ast.unparse(node), scope)  # our own source
+
+                arguments = item.args
                 return {
                     arg.arg: (
-                        Any if arg.annotation is None else _evaluate(arg.annotation, scope),
-                        inspect_empty() if default is None else _evaluate(default, scope),
+                        Any if arg.annotation is None else evaluate(arg.annotation),
+                        inspect.Parameter.empty if default is None else evaluate(default),
                     )
                     for arg, default in zip(
                         arguments.kwonlyargs, arguments.kw_defaults, strict=True
                     )
                 }
     return {}
-
-
-def _evaluate(node: Any, scope: dict[str, Any]) -> Any:
-    """An annotation or default of our own source, in its module's namespace."""
-    import ast
-
-    return eval(ast.unparse(node), scope)
-
-
-def inspect_empty() -> Any:
-    """What ``inspect`` gives for a parameter without a default."""
-    import inspect
-
-    return inspect.Parameter.empty

@@ -177,36 +177,28 @@ def _validate(args: argparse.Namespace, settings: SimOptions) -> int:
     if args.against:
         from lbbench.results.files import read_result
 
-        read_result(args.against)  # a bad file fails before minutes of checks
+        against = read_result(args.against)  # a bad file fails before minutes of checks
     console = Console(width=None if sys.stdout.isatty() else 160)
     requests = args.requests if args.requests is not None else 500_000
     checks = theory_checks(requests=requests, seed=args.seed if args.seed is not None else 1)
     console.print(checks_table(checks, f"simulator against theory ({requests} requests a queue)"))
     failed = sum(not c.passed for c in checks)
     if args.against:
-        from lbbench.sim.live import (
-            agreement,
-            every_entry_calibrated,
-            fit_hop,
-            measured_hop,
-            simulate_entries,
-        )
+        from lbbench.sim.live import agreement, fit_hop, live_entries, measured_hop, replay
 
-        calibrated = args.hop_us is None and every_entry_calibrated(args.against)
+        live = live_entries(against, args.against)
+        hops = [measured_hop(entry) for entry in live]
+        calibrated = args.hop_us is None and all(hop is not None for hop in hops)
         if calibrated:
-            hops = ", ".join(
-                f"{(measured_hop(entry) or 0) * 1e6:.0f}"
-                for entry in read_result(args.against)["scenarios"]
-                if not entry.get("simulated")
-            )
-            how = f"hop per scenario from its rig calibration: {hops} us"
+            listed = ", ".join(f"{(hop or 0) * 1e6:.0f}" for hop in hops)
+            how = f"hop per scenario from its rig calibration: {listed} us"
         elif args.hop_us is None:
-            settings = dataclasses.replace(settings, hop_s=fit_hop(args.against, settings))
+            settings = dataclasses.replace(settings, hop_s=fit_hop(live, args.against, settings))
             how = f"hop {settings.hop_s * 1e6:.0f} us, fitted to the live p50s (no rig calibration)"
         else:
             how = f"hop {settings.hop_s * 1e6:.0f} us (--hop-us)"
         console.print(how)
-        live, simulated = simulate_entries(args.against, settings, calibrated=calibrated)
+        simulated = replay(live, args.against, settings, calibrated=calibrated)
         path = _write_simulated(simulated, args, settings)
         replayed = agreement(live, simulated)
         title = f"live {args.against} against simulated {path}; {how}"

@@ -103,7 +103,6 @@ class Simulation:
         self.report = SimReport(self.recorder, load.rate, load.duration_s)
         self.now = 0.0
         self.events = 0
-        self.latency_sum = 0.0  # exact, for the validation of means
         #: when a list, every answered request's latency (seconds), in the order answered
         self.kept_latencies: list[float] | None = None
         #: called with (time, actions) for every batch of the router's actions (tests trace them)
@@ -366,7 +365,6 @@ class Simulation:
     def _reply(self, at: float, reply: Reply) -> None:
         intended = self._requests.pop(reply.request)[0]
         latency = at + self.options.hop_s - intended
-        self.latency_sum += latency
         if self.kept_latencies is not None:
             self.kept_latencies.append(latency)
         self._latency.add(clamp_us(latency))
@@ -393,8 +391,3 @@ class Simulation:
             self.scenario, self.seed, 0.0, self.report, view, events, self.samples,
             self.report.problems,
         )  # fmt: skip
-
-    @property
-    def ok_latency_mean_s(self) -> float:
-        answered = self.recorder.answered
-        return self.latency_sum / answered if answered else 0.0

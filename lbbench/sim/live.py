@@ -76,33 +76,39 @@ def measured_hop(entry: dict[str, Any]) -> float | None:
     return latency["mean"] / 4 / 1e3
 
 
-def simulate_entries(
-    path: str, options: SimOptions, *, calibrated: bool = False
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(live scenario entries, their simulated counterparts), in the file's order.
+def live_entries(data: dict[str, Any], where: str) -> list[dict[str, Any]]:
+    """The live scenarios of a result set read from ``where`` (a ConfigError if none)."""
+    live = [s for s in data["scenarios"] if not s.get("simulated")]
+    if not live:
+        raise ConfigError(where, "has no live scenario to compare with")
+    return live
+
+
+def replay(
+    live: list[dict[str, Any]], where: str, options: SimOptions, *, calibrated: bool = False
+) -> list[dict[str, Any]]:
+    """The simulated counterparts of live scenario entries (from ``where``), in order.
 
     ``calibrated``: each scenario's hop is its own measured one (``measured_hop``).
     """
-    data = read_result(path)
-    live = [s for s in data["scenarios"] if not s.get("simulated")]
-    if not live:
-        raise ConfigError(path, "has no live scenario to compare with")
     simulated = []
     for entry in live:
         hop = measured_hop(entry) if calibrated else None
         rig = SimRig(options if hop is None else dataclasses.replace(options, hop_s=hop))
-        scenario = scenario_from_entry(entry, f"{path}: {entry.get('key')}")
+        scenario = scenario_from_entry(entry, f"{where}: {entry.get('key')}")
         simulated.append(run_scenario(scenario, rig))
-    return live, simulated
+    return simulated
 
 
-def every_entry_calibrated(path: str) -> bool:
-    """Whether each live scenario of the file has a valid rig calibration."""
-    live = [s for s in read_result(path)["scenarios"] if not s.get("simulated")]
-    return bool(live) and all(measured_hop(entry) is not None for entry in live)
+def simulate_entries(
+    path: str, options: SimOptions, *, calibrated: bool = False
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(live scenario entries, their simulated counterparts) of the result set at ``path``."""
+    live = live_entries(read_result(path), path)
+    return live, replay(live, path, options, calibrated=calibrated)
 
 
-def fit_hop(path: str, options: SimOptions) -> float:
+def fit_hop(live: list[dict[str, Any]], where: str, options: SimOptions) -> float:
     """The hop delay (seconds) that makes the simulated p50s match the live ones on average.
 
     For result files without a rig calibration (written before lbbench
@@ -112,7 +118,7 @@ def fit_hop(path: str, options: SimOptions) -> float:
     four hops. Throughput and the order of the strategies are then checked
     with nothing fitted to them.
     """
-    live, simulated = simulate_entries(path, dataclasses.replace(options, hop_s=0.0))
+    simulated = replay(live, where, dataclasses.replace(options, hop_s=0.0))
     gaps = [
         real["summary"]["latency_ms"]["corrected"]["p50"]
         - sim["summary"]["latency_ms"]["corrected"]["p50"]

@@ -131,22 +131,25 @@ def _measure(rig, keys: str | None = None) -> tuple[float, float]:
     return REQUESTS / elapsed, cpu / REQUESTS
 
 
+def _best(rounds: list[tuple[float, float]]) -> tuple[float, float]:
+    """The highest throughput and the lowest CPU per request over the rounds: a noisy
+    machine only ever slows a round down, so the best is the least disturbed."""
+    return max(r[0] for r in rounds), min(r[1] for r in rounds)
+
+
 @pytest.mark.parametrize("strategy", ["round_robin", "p2c"])
 def test_balancer_throughput_beside_zmq_proxy(benchmark, strategy):
     rounds = 3 if benchmark.enabled else 1
-    # The same number of rounds for both, best of each: a noisy machine only
-    # ever slows a round down, so the best round is the least disturbed one.
+    # The same number of rounds for both, best of each (_best).
     proxy = [_measure(_proxy_rig()) for _ in range(rounds)]
-    proxy_rps = max(r[0] for r in proxy)
-    proxy_cpu = min(r[1] for r in proxy)
+    proxy_rps, proxy_cpu = _best(proxy)
     results: list[tuple[float, float]] = []
 
     def forward():
         results.append(_measure(_balancer_rig(strategy)))
 
     benchmark.pedantic(forward, rounds=rounds, iterations=1)
-    balancer_rps = max(r[0] for r in results)
-    balancer_cpu = min(r[1] for r in results)
+    balancer_rps, balancer_cpu = _best(results)
     benchmark.extra_info.update(
         {
             "requests": REQUESTS,
@@ -175,8 +178,7 @@ def test_what_curve_costs(benchmark, tmp_path):
         results.append(_measure(_balancer_rig("p2c", keys), keys))
 
     benchmark.pedantic(forward, rounds=rounds, iterations=1)
-    plain_rps, curve_rps = max(r[0] for r in plain), max(r[0] for r in results)
-    plain_cpu, curve_cpu = min(r[1] for r in plain), min(r[1] for r in results)
+    (plain_rps, plain_cpu), (curve_rps, curve_cpu) = _best(plain), _best(results)
     benchmark.extra_info.update(
         {
             "requests": REQUESTS,
@@ -279,10 +281,11 @@ def test_one_target_process_direct_throughput(benchmark, instant_profile):
             results.append((REQUESTS / elapsed, (_cpu_seconds(target.pid) - cpu) / REQUESTS))
 
     benchmark.pedantic(serve, rounds=3 if benchmark.enabled else 1, iterations=1)
+    target_rps, target_cpu = _best(results)
     benchmark.extra_info.update(
         {
-            "target_rps": round(max(r[0] for r in results)),
-            "target_cpu_us_per_request": round(min(r[1] for r in results) * 1e6, 1),
+            "target_rps": round(target_rps),
+            "target_cpu_us_per_request": round(target_cpu * 1e6, 1),
         }
     )
     print(f"\ntarget: {benchmark.extra_info}")

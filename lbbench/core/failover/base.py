@@ -65,7 +65,8 @@ class NoSettings:
     """Settings of a mode that has none."""
 
 
-# Compiled (mypyc), its subclasses may still be plain Python: users' own.
+# Not compiled today (setup.py says why); marked so that it can be, with
+# its subclasses (users' own policies) still plain Python.
 @mypyc_attr(allow_interpreted_subclasses=True)
 class FailoverPolicy:
     """One failover mode at work inside a router (see the module docstring)."""
