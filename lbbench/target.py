@@ -31,6 +31,7 @@ from lbbench import protocol as p
 from lbbench.core.fault_state import FaultState
 from lbbench.core.faults import Fault, parse_command
 from lbbench.core.service import Job, ServiceQueue
+from lbbench.precise_wait import SocketWaiter, precise_timers
 from lbbench.scenario.profiles import TargetSpec
 from lbbench.security import PeerKeys, check_exposure
 
@@ -203,9 +204,7 @@ class Target:
 
     def run(self, until: float | None = None) -> int:
         """Serve until stopped (SIGTERM/SIGINT) or until monotonic time ``until``."""
-        poller = zmq.Poller()
-        for sock in self.sockets:
-            poller.register(sock, zmq.POLLIN)
+        waiter = SocketWaiter(self.sockets)
         start = time.monotonic()
         self.announce()
         self._balancer_seen = start
@@ -218,14 +217,9 @@ class Target:
             due = next_heartbeat
             if timers and timers[0][0] < due:
                 due = timers[0][0]
-            wait_ms = max(0.0, (due - now) * 1e3)
-            # zmq polls in whole milliseconds: a shorter wait would spin a
-            # core (and steal it from the balancer and the generator), so
-            # poll without blocking and nap 100 us instead.
-            ready = poller.poll(min(wait_ms, 100.0) if wait_ms >= 1.0 else 0)
-            if not ready and 0.0 < wait_ms < 1.0:
-                time.sleep(min(wait_ms / 1e3, 0.0001))
-            for sock, _ in ready:
+            # To the microsecond (precise_wait): a job's reply leaves when its
+            # service time is up, not at the next millisecond or nap.
+            for sock in waiter.wait(min(due - now, 0.1)):
                 handler = self._on_balancer if sock is self.dealer else self._on_direct
                 for _ in range(1000):
                     try:
@@ -257,18 +251,6 @@ class Target:
         for sock in self.sockets:
             sock.close(0)
         return 0
-
-
-def precise_timers() -> None:
-    """Wake up on time: Linux lets a sleep overrun by the thread's timer slack
-    (50 us by default) to batch wake-ups; a target naps in steps of 100 us
-    while a job is due, so that slack was added to most service times
-    (measured: the live mean 4.7 % above the simulated one for a 2 ms
-    exponential queue). 1 us of slack costs a few more wake-ups, no CPU."""
-    with contextlib.suppress(OSError, AttributeError):
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(29, 1000)  # PR_SET_TIMERSLACK, ns
 
 
 def serve(

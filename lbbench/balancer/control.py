@@ -97,7 +97,7 @@ def fault(balancer: Balancer, request: dict[str, Any]) -> dict[str, Any]:
         known = ", ".join(b.id for b in balancer.router.backends.values() if b.joined)
         raise ConfigError("fault.target", f"unknown target {target!r} (known: {known})")
     command = parse_command({k: v for k, v in request.items() if k not in ("cmd", "target")})
-    if not balancer.send_backend(target, [p.FAULT, p.encode_json(command)]):
+    if not balancer.send_backend(state.id, [p.FAULT, p.encode_json(command)]):
         return {"ok": False, "error": f"fault.target: {target} is not connected"}
     return {"ok": True, "target": target, "fault": command}
 

@@ -35,6 +35,7 @@ from typing import Any
 
 import zmq
 
+from lbbench.precise_wait import SocketWaiter, precise_timers
 from lbbench.protocol import WORK_BYTES, payload_with_work, recv_frames, send_frames
 from lbbench.results.recorder import Recorder
 from lbbench.rigs.process import STOP_CHECK_S, RigError, read_line
@@ -72,22 +73,6 @@ class GeneratorReport:
         }
 
 
-def _wait(sock: zmq.Socket, seconds: float) -> bool:
-    """Wait for a reply for at most ``seconds``, waking on any message.
-
-    zmq polls in whole milliseconds; under 2 ms we poll without blocking and
-    nap in 100 us steps, so neither sends nor reply timestamps slip by more
-    than that, without spinning a core.
-    """
-    if seconds >= 0.002:
-        return bool(sock.poll(int(seconds * 1e3) - 1))
-    if sock.poll(0):
-        return True
-    if seconds > 0:
-        time.sleep(min(seconds, 0.0001))
-    return False
-
-
 def generate(
     spec: LoadSpec,
     frontend: str,
@@ -121,6 +106,7 @@ def generate(
     if curve:
         PeerKeys.from_folder(curve, "client").connect(sock)
     sock.connect(frontend)
+    waiter = SocketWaiter([sock])  # sends and reply stamps to the microsecond
     recorder = Recorder()
     pending: dict[int, tuple[float, float]] = {}
     payload = b"x" * spec.payload_bytes
@@ -195,7 +181,7 @@ def generate(
                 wait = drain_until - now
             else:
                 wait = next_at - now
-            if _wait(sock, min(wait, STOP_CHECK_S)):
+            if waiter.wait(min(wait, STOP_CHECK_S)):
                 receive()
     else:
         # wrk2-style closed loop: each client plans its sends at rate/clients,
@@ -224,7 +210,7 @@ def generate(
                 break
             soonest = min((planned[c] for c in idle), default=end_at)
             limit = min(soonest, end_at) if now < end_at else drain_until
-            if _wait(sock, min(max(0.0, limit - now), STOP_CHECK_S)):
+            if waiter.wait(min(max(0.0, limit - now), STOP_CHECK_S)):
                 receive()
                 for number in [n for n in owner if n not in pending]:
                     idle.append(owner.pop(number))
@@ -401,6 +387,7 @@ def _prefer_the_generator() -> None:
 
 def main() -> int:
     _prefer_the_generator()
+    precise_timers()
     job = json.loads(sys.argv[1])
 
     def handshake() -> float:

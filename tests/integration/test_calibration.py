@@ -1,7 +1,8 @@
 """The rig measures itself: each live scenario reports the rig's own latency under its load.
 
 Before the trials, the same fleet, strategy and load run against targets
-that do no work; that is the harness's share of every latency. The
+whose work is known and fixed, with no queue; each latency less that work
+is the harness's share of every latency. The
 simulator's replay (``lbbench sim --validate --against``) takes its hop
 delays from it.
 """
@@ -11,7 +12,12 @@ from __future__ import annotations
 import dataclasses
 
 from lbbench.rigs.base import run_scenario
-from lbbench.rigs.calibration import CALIBRATION_S, calibration_scenario
+from lbbench.rigs.calibration import (
+    CALIBRATION_S,
+    CALIBRATION_WORK_MS,
+    UNBOUNDED,
+    calibration_scenario,
+)
 from lbbench.rigs.live import LiveRig
 from lbbench.scenario.load import LoadSpec
 from lbbench.scenario.profiles import load_profile
@@ -31,13 +37,16 @@ def _scenario() -> Scenario:
     )
 
 
-def test_the_calibration_is_the_scenario_without_work_or_faults():
+def test_the_calibration_is_the_scenario_with_known_work_and_no_queue_or_faults():
     crashing = load_profile("crash-recover")
     scenario = dataclasses.replace(_scenario(), profile=crashing)
     calibration = calibration_scenario(scenario)
     assert calibration.profile.faults == ()
     assert [t.id for t in calibration.profile.targets] == [t.id for t in crashing.targets]
-    assert all(t.latency.dist == "fixed" for t in calibration.profile.targets)
+    for target in calibration.profile.targets:
+        assert target.latency.dist == "fixed"
+        assert target.latency.params == (("ms", CALIBRATION_WORK_MS),)
+        assert target.capacity == UNBOUNDED
     assert calibration.load.rate == scenario.load.rate
     assert calibration.load.duration_s == CALIBRATION_S
     assert (calibration.strategy, calibration.seed) == (scenario.strategy, scenario.seed)
@@ -49,7 +58,8 @@ def test_a_live_scenario_reports_its_rigs_latency_and_a_simulated_one_none():
     assert rig["valid"], rig["problems"]
     # about a second of the scenario's rate went through the rig
     assert 0.8 * RATE * CALIBRATION_S <= rig["requests"] <= 1.2 * RATE * CALIBRATION_S
-    latency = rig["latency_ms"]
+    assert rig["work_ms"] == CALIBRATION_WORK_MS
+    latency = rig["latency_ms"]  # the known work taken off
     assert 0 < latency["p50"] <= latency["p99"]
     # the harness is a part of the scenario's latency, not all of it (2 ms service)
     assert latency["p50"] < live["summary"]["latency_ms"]["corrected"]["p50"]

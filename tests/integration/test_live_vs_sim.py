@@ -1,17 +1,13 @@
 """Live against simulated: the same scenarios on the live rig and in the simulator.
 
-Slow (it runs the live rig for half a minute). Three strategies on the
+Slow (it runs the live rig for about 40 seconds). Three strategies on the
 default suite's heterogeneous fleet, live and then replayed by the
 simulator from the live result file with each scenario's own measured rig
 latency as its hops (``lbbench sim --validate --against`` does the same
 from the command line). The same seed gives both the same arrivals and
 the same work per request (the payload carries it). They must agree on
-throughput within 5 % and on the order of the strategies by p99. The mean
-is simulated a little low: the rig's calibration sends no work, and a
-target with work wakes up twice per request (the request, then the end
-of its service), which on a 2-core machine shared by seven processes
-costs more than the calibration sees (docs/simulator.md); the test
-requires the simulated mean within 15 % below live.
+throughput, mean and p50 within 5 % (the agreement `lbbench sim --against`
+checks) and on the order of the strategies by p99.
 """
 
 from __future__ import annotations
@@ -39,7 +35,7 @@ def test_live_and_simulated_agree_on_throughput_and_p99_order(tmp_path):
             name=f"{strategy} on heterogeneous",
             profile=fleet,
             strategy=strategy,
-            load=LoadSpec(rate=600.0, duration_s=6.0),
+            load=LoadSpec(rate=600.0, duration_s=10.0),
         )
         for strategy in STRATEGIES
     ]
@@ -54,8 +50,8 @@ def test_live_and_simulated_agree_on_throughput_and_p99_order(tmp_path):
     checks = {check.name: check for check in agreement(live_entries, simulated)}
     for entry in live_entries:
         assert entry["rig_latency"]["valid"], entry["rig_latency"]["problems"]
-        assert checks[f"{entry['name']}: throughput"].passed
-        mean = checks[f"{entry['name']}: mean"]
-        assert 0.85 * mean.expected <= mean.measured <= 1.02 * mean.expected, mean
+        for statistic in ("throughput", "mean", "p50"):
+            check = checks[f"{entry['name']}: {statistic}"]
+            assert check.passed, check
     (order,) = [c for c in checks.values() if "p99 order" in c.name]
     assert order.passed, order.name

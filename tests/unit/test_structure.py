@@ -38,6 +38,7 @@ LAYERS = [
     ("lbbench.balancer", 4),
     ("lbbench.target", 4),
     ("lbbench.security", 4),
+    ("lbbench.precise_wait", 4),
     ("lbbench.cli", 5),
     ("lbbench.api", 5),
     ("lbbench.pytest_plugin", 5),
