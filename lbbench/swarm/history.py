@@ -120,4 +120,3 @@ def _latency(window: Recorder) -> dict[str, Any] | None:
         "raw_p50": raw["p50"],
         "raw_p99": raw["p99"],
     }
-
