@@ -192,13 +192,26 @@ def _summary_table(sets: list[tuple[str, dict[str, Any]]]) -> str:
 def write_report(
     sets: list[tuple[str, dict[str, Any]]], out: str | Path, png_dir: str | Path | None = None
 ) -> Path:
-    """Render the report; with ``png_dir`` also write each figure as a PNG file."""
+    """Render the report to ``out``; with ``png_dir`` also write each figure as a PNG file."""
     images = figures(sets)
     if png_dir is not None:
         folder = Path(png_dir)
         folder.mkdir(parents=True, exist_ok=True)
         for name, data in images:
             (folder / f"{name}.png").write_bytes(data)
+    path = Path(out)
+    try:
+        path.write_text(render_report(sets, images), encoding="utf-8")
+    except OSError as error:
+        raise LbbenchError(str(path), f"cannot write the report: {error.strerror}") from None
+    return path
+
+
+def render_report(
+    sets: list[tuple[str, dict[str, Any]]], images: list[tuple[str, bytes]] | None = None
+) -> str:
+    """The report as one self-contained HTML page (figures inline as PNG)."""
+    images = figures(sets) if images is None else images
     sources = "".join(
         "<li>"
         + html.escape(
@@ -215,16 +228,10 @@ def write_report(
         f'src="data:image/png;base64,{base64.b64encode(data).decode()}">'
         for name, data in images
     )
-    page = (
+    return (
         "<!doctype html><html><head><meta charset='utf-8'><title>lbbench report</title>"
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
         "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
         "td:first-child{text-align:left}img{max-width:100%}</style></head><body>"
         f"<h1>lbbench report</h1><ul>{sources}</ul>{_summary_table(sets)}{body}</body></html>"
     )
-    path = Path(out)
-    try:
-        path.write_text(page, encoding="utf-8")
-    except OSError as error:
-        raise LbbenchError(str(path), f"cannot write the report: {error.strerror}") from None
-    return path

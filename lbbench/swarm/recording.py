@@ -44,8 +44,13 @@ def report_call(
 
 
 class SwarmRecorder:
+    """The run's recorder (``recorder``, merged over workers) and, once anyone takes
+    windows (the /balancer page's charts, on the process with the web UI), the window's
+    since the last ``take_window()``."""
+
     def __init__(self, events: Any) -> None:
         self.recorder = Recorder()
+        self.window: Recorder | None = None
         self.started: float | None = None
         events.request.add_listener(self.on_request)
         events.report_to_master.add_listener(self.on_report_to_master)
@@ -56,23 +61,28 @@ class SwarmRecorder:
         if self.started is None:
             self.started = time.monotonic()
 
+    def take_window(self) -> Recorder:
+        """What was recorded since the previous call (the first call: nothing)."""
+        window, self.window = self.window or Recorder(), Recorder()
+        return window
+
     def on_request(self, response_time: float, context: dict[str, Any], exception: Any, **_: Any):
         status = (context or {}).get("status") or ("ok" if exception is None else "error")
         if status not in OUTCOMES:
             status = "error"
         backend = (context or {}).get("backend", "")
         latency = clamp_us(response_time / 1e3)
-        recorder = self.recorder
-        recorder.sent += 1
-        recorder.uncorrected.record_value(latency)
         pacing = (context or {}).get("pacing_s")
-        if pacing:
-            recorder.corrected.record_corrected_value(latency, clamp_us(pacing))
-        else:
-            recorder.corrected.record_value(latency)
-        recorder.outcomes[status] += 1
         offset = time.monotonic() - (self.started or time.monotonic())
-        recorder.count_reply(status, backend, offset)
+        for recorder in (self.recorder,) if self.window is None else (self.recorder, self.window):
+            recorder.sent += 1
+            recorder.uncorrected.record_value(latency)
+            if pacing:
+                recorder.corrected.record_corrected_value(latency, clamp_us(pacing))
+            else:
+                recorder.corrected.record_value(latency)
+            recorder.outcomes[status] += 1
+            recorder.count_reply(status, backend, offset)
 
     def on_report_to_master(self, client_id: str, data: dict[str, Any]) -> None:
         data[WIRE_KEY] = self.recorder.to_wire()
@@ -80,4 +90,7 @@ class SwarmRecorder:
 
     def on_worker_report(self, client_id: str, data: dict[str, Any]) -> None:
         if WIRE_KEY in data:
-            self.recorder.merge(Recorder.from_wire(data[WIRE_KEY]))
+            shipped = Recorder.from_wire(data[WIRE_KEY])
+            self.recorder.merge(shipped)
+            if self.window is not None:
+                self.window.merge(shipped)

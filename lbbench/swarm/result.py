@@ -62,7 +62,14 @@ def fleet_from_stats(stats: dict[str, Any], profile: str | None) -> FleetProfile
     return FleetProfile(f"locust-{len(targets)}", "the fleet the balancer knew", targets)
 
 
-def write_locust_result(
+def write_locust_result(control: Control, recorder: Recorder, *, out: str, **run: Any) -> Path:
+    """Write the run's result set under ``out`` (``run``: as ``locust_result_set`` takes)."""
+    path = save_result(locust_result_set(control, recorder, **run), out)
+    print(f"lbbench: Locust result set: {path}", file=sys.stderr)
+    return path
+
+
+def locust_result_set(
     control: Control,
     recorder: Recorder,
     *,
@@ -70,11 +77,12 @@ def write_locust_result(
     users: int,
     pacing_s: float,
     profile: str | None,
-    out: str,
     argv: list[str],
     run_time_s: float | None = None,
-) -> Path:
-    """``run_time_s`` is Locust's ``-t`` when given: the load's duration, which
+) -> dict[str, Any]:
+    """The run so far as a result set, from the merged recorder and the balancer's counters.
+
+    ``run_time_s`` is Locust's ``-t`` when given: the load's duration, which
     keys the scenario and divides the throughput (else the measured time)."""
     elapsed = max(1e-9, time.monotonic() - started)
     duration = float(run_time_s) if run_time_s else elapsed
@@ -118,6 +126,4 @@ def write_locust_result(
     view = RouterView.from_snapshot(stats)
     trial = trial_result(scenario, 0, start, report, view, events, [], report.problems)
     config = {"locust": True, "argv": argv, "users": users, "pacing_s": pacing_s}
-    path = save_result(new_result_set("locust", config, [scenario_entry(scenario, [trial])]), out)
-    print(f"lbbench: Locust result set: {path}", file=sys.stderr)
-    return path
+    return new_result_set("locust", config, [scenario_entry(scenario, [trial])])
