@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
@@ -34,6 +35,11 @@ def execute(
                 for name in pivot.metrics
             ),
         ]
+    if plan.suite is not None and plan.suite.published is not None:
+        from lbbench.results.published import published_table
+
+        published = plan.suite.published
+        tables = [*tables, lambda data: published_table(data, published)]
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -67,6 +73,8 @@ def execute(
             progress.advance(overall, scenario.trials)
     if plan.suite is not None:
         config = {**config, "rank_by": list(plan.suite.rank_by), "gate": plan.suite.gate}
+        if plan.suite.published is not None:
+            config["published"] = dataclasses.asdict(plan.suite.published)
     data = new_result_set(label, config, results)
     path = save_result(data, args.out)
     if args.json:

@@ -107,6 +107,8 @@ def check_references(suite: Suite) -> None:
 
     named = [("rank.by", name) for name in suite.rank_by]
     named += [("pivot.metric", name) for name in (suite.pivot.metrics if suite.pivot else ())]
+    figures = suite.published.figures if suite.published else ()
+    named += [(f"published.figure[{i}].metric", f.metric) for i, f in enumerate(figures)]
     for key, name in named:
         if name not in METRICS:
             raise ConfigError(

@@ -80,6 +80,7 @@ TOP_KEYS = (
     "rank",
     "gate",
     "pivot",
+    "published",
 )
 
 
@@ -97,6 +98,26 @@ class Pivot:
 
 
 @dataclass(frozen=True)
+class PublishedFigure:
+    """One figure a publication reports for one of the suite's scenarios."""
+
+    scenario: str
+    metric: str
+    value: float
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Published:
+    """What a suite reproduces (``[published]``): the source and its figures, printed beside
+    the run's own."""
+
+    source: str
+    figures: tuple[PublishedFigure, ...]
+    url: str = ""
+
+
+@dataclass(frozen=True)
 class Suite:
     """A suite file, read: its scenarios expanded, and what to do with the results."""
 
@@ -108,6 +129,7 @@ class Suite:
     gate: str = ""
     pivot: Pivot | None = None
     simulated_only: bool = False
+    published: Published | None = None
 
 
 def read_suite(path: str | Path, *, trials: int | None = None, seed: int | None = None) -> Suite:
@@ -152,8 +174,45 @@ def parse_suite(
     fail_on = convert(str, gate.get("fail_on", ""), f"{where}gate.fail_on")
     pivot = load(Pivot, data["pivot"], f"{where}pivot") if "pivot" in data else None
     simulated_only = convert(bool, data.get("simulated_only", False), f"{where}simulated_only")
+    published = _published(data["published"], scenarios, where) if "published" in data else None
     return Suite(
-        name, description, source, tuple(scenarios), rank_by, fail_on, pivot, simulated_only
+        name,
+        description,
+        source,
+        tuple(scenarios),
+        rank_by,
+        fail_on,
+        pivot,
+        simulated_only,
+        published,
+    )
+
+
+def _published(table: Any, scenarios: list[Scenario], where: str) -> Published:
+    """``[published]``: ``source``, ``url`` and ``[[published.figure]]`` tables, each naming
+    one of the suite's scenarios. (Metric names are checked by whoever runs the suite.)"""
+    at = f"{where}published"
+    table = check_keys(table, ("source", "url", "figure"), at)
+    if "source" not in table:
+        raise ConfigError(f"{at}.source", "missing: say where the figures come from")
+    figures = table.get("figure")
+    if not isinstance(figures, list) or not figures:
+        raise ConfigError(f"{at}.figure", "needs at least one [[published.figure]] table")
+    names = {s.name for s in scenarios}
+    loaded = []
+    for index, figure in enumerate(figures):
+        one = load(PublishedFigure, figure, f"{at}.figure[{index}]")
+        if one.scenario not in names:
+            known = ", ".join(sorted(names))
+            raise ConfigError(
+                f"{at}.figure[{index}].scenario",
+                f"no scenario {one.scenario!r} in this suite (scenarios: {known})",
+            )
+        loaded.append(one)
+    return Published(
+        convert(str, table["source"], f"{at}.source"),
+        tuple(loaded),
+        convert(str, table.get("url", ""), f"{at}.url"),
     )
 
 

@@ -103,6 +103,11 @@ SUITES = [
     ("[[scenario]]\nfleet = 'uniform'\nload = { rate = 0 }", "scenario[0].load.rate: must be > 0"),
     ("[[scenario]]\nfleet = 'uniform'\n[rank]\nby = ['speed']", "rank.by: unknown metric 'speed'"),
     ("[[scenario]]\nfleet = 'uniform'\n[gate]\nfail_on = 'p99'", "gate.fail_on: 'p99': expected"),
+    (
+        "[[scenario]]\nname = 'a'\nfleet = 'uniform'\n[published]\nsource = 'x'\n"
+        "[[published.figure]]\nscenario = 'a'\nmetric = 'success'\nvalue = 0.9",
+        "published.figure[0].metric: unknown metric 'success'",
+    ),
 ]
 
 

@@ -17,6 +17,7 @@ import psutil
 import pytest
 
 from lbbench.results.files import read_result
+from lbbench.rigs.calibration import CALIBRATION_S
 
 RUN_TIMEOUT_S = 120.0
 
@@ -36,24 +37,27 @@ def _kill_mid_load(run: subprocess.Popen, victim_words: str) -> None:
     """Wait (polling, with a deadline) until the first trial's balancer has routed
     load for a while, then SIGKILL the process whose command line has ``victim_words``.
 
-    The first generator belongs to the rig's calibration (zero-work targets,
-    before the trials): the trial's processes are those started after it ended.
+    The first generator belongs to the rig's calibration (a rig of its own,
+    before the trials, sending for CALIBRATION_S): the trial's processes are
+    those started well after it was. (Not "after it ended": the first
+    trial's balancer can start before this poll sees the calibration's
+    generator gone, and a zombie counts as running until it is reaped.)
     """
     parent = psutil.Process(run.pid)
     deadline = time.monotonic() + 60.0
     calibration = None
-    while calibration is None or calibration.is_running():
+    while calibration is None:
         assert time.monotonic() < deadline, "the rig's calibration never ran"
-        calibration = calibration or _descendant(parent, "lbbench.rigs.loadgen")
+        calibration = _descendant(parent, "lbbench.rigs.loadgen")
         time.sleep(0.02)  # sleep-ok: the poll's tick
-    trial_from = time.time()
+    trial_from = calibration.create_time() + CALIBRATION_S / 2
     generator = balancer = None
     cpu_at_start = 0.0
     while time.monotonic() < deadline:
         assert run.poll() is None, "the run ended before the victim could be killed"
-        if generator is None:
-            generator = _descendant(parent, "lbbench.rigs.loadgen", trial_from)
-            balancer = _descendant(parent, " balancer ", trial_from)
+        if generator is None or balancer is None:
+            generator = generator or _descendant(parent, "lbbench.rigs.loadgen", trial_from)
+            balancer = balancer or _descendant(parent, " balancer ", trial_from)
             if generator is not None and balancer is not None:
                 cpu_at_start = sum(balancer.cpu_times()[:2])
         elif sum(balancer.cpu_times()[:2]) - cpu_at_start > 0.1:  # it has been routing

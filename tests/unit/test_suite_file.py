@@ -181,6 +181,28 @@ BAD = [
         "s.toml: scenario[0].fleet.synthetic.backends",
         ">= 1",
     ),
+    (
+        "[[scenario]]\nname = 'a'\nfleet = 'uniform'\n[published]\nfigure = []",
+        "s.toml: published.source",
+        "missing",
+    ),
+    (
+        "[[scenario]]\nname = 'a'\nfleet = 'uniform'\n[published]\nsource = 'x'",
+        "s.toml: published.figure",
+        "at least one",
+    ),
+    (
+        "[[scenario]]\nname = 'a'\nfleet = 'uniform'\n[published]\nsource = 'x'\n"
+        "[[published.figure]]\nscenario = 'b'\nmetric = 'p99'\nvalue = 1",
+        "s.toml: published.figure[0].scenario",
+        "no scenario 'b'",
+    ),
+    (
+        "[[scenario]]\nname = 'a'\nfleet = 'uniform'\n[published]\nsource = 'x'\n"
+        "[[published.figure]]\nscenario = 'a'\nmetric = 'p99'",
+        "s.toml: published.figure[0].value",
+        "missing",
+    ),
 ]  # fmt: skip
 
 

@@ -1,0 +1,47 @@
+"""Published results, reproduced: each shipped reproduction, reduced, keeps the published effect.
+
+A reduced run (one trial, simulated) of each reproduction suite must show
+the direction of the published effect and roughly its size; the full runs,
+with their figures beside the published ones, are in the README.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from lbbench import api
+from lbbench.results.published import published_rows
+from lbbench.scenario.suites import load_suite
+
+
+@pytest.fixture(scope="module")
+def linkerd():
+    return api.run("linkerd-2016", simulated=True, trials=1)
+
+
+def test_linkerd_2016_success_rates_are_in_the_published_order(linkerd):
+    errors = {s.name: s.value("error_rate") for s in linkerd.scenarios}
+    # peak EWMA above least loaded (p2c) above round robin, as published
+    assert errors["peak_ewma"] < errors["p2c"] < errors["round_robin"]
+    assert errors["least_connections"] < errors["round_robin"]
+
+
+# (scenario, published error rate, how far ours may be from it, in points)
+LINKERD = [
+    ("round_robin", 0.05, 0.01),  # 1 in 11 requests for half the run: 4.5 %
+    ("p2c", 0.01, 0.005),
+    ("peak_ewma", 0.001, 0.003),
+]
+
+
+@pytest.mark.parametrize(("scenario", "published", "within"), LINKERD)
+def test_linkerd_2016_error_rates_are_near_the_published_ones(linkerd, scenario, published, within):
+    assert abs(linkerd.scenario(scenario).value("error_rate") - published) <= within
+
+
+def test_the_published_figures_are_printed_beside_ours(linkerd):
+    suite = load_suite("linkerd-2016")
+    rows = {row["scenario"]: row for row in published_rows(linkerd.data, suite.published)}
+    assert rows["round_robin"]["published"] == 0.05
+    assert rows["round_robin"]["ours"] == linkerd.scenario("round_robin").value("error_rate")
+    assert rows["round_robin"]["difference"] == pytest.approx(rows["round_robin"]["ours"] - 0.05)
