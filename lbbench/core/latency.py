@@ -25,6 +25,9 @@ DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
     "lognormal": ("median_ms", "sigma"),
     "bimodal": ("fast_ms", "slow_ms", "slow_fraction"),
     "pareto": ("scale_ms", "alpha"),
+    # a lognormal body and, for stall_fraction of the requests, a stall of
+    # stall_ms instead (interference: a daemon, a collector, a compaction)
+    "lognormal_stalls": ("median_ms", "sigma", "stall_ms", "stall_fraction"),
 }
 
 
@@ -69,6 +72,16 @@ class Latency:
         if dist == "pareto":
             scale, exponent = p["scale_ms"], -1.0 / p["alpha"]
             return lambda u: scale * (1.0 - u) ** exponent
+        if dist == "lognormal_stalls":
+            mu, sigma = math.log(p["median_ms"]), p["sigma"]
+            stall, fraction = p["stall_ms"], p["stall_fraction"]
+            normal = NormalDist().inv_cdf
+            # the lowest quantiles stall; the rest, stretched to [0, 1), are the body
+            return lambda u: (
+                stall
+                if u < fraction
+                else math.exp(mu + sigma * normal(((u - fraction) / (1.0 - fraction)) or 1e-300))
+            )
         raise AssertionError(dist)
 
     def sampler(self, rng: random.Random) -> Callable[[], float]:
@@ -95,6 +108,10 @@ class Latency:
         if dist == "pareto":
             alpha = p["alpha"]
             return math.inf if alpha <= 1 else p["scale_ms"] * alpha / (alpha - 1)
+        if dist == "lognormal_stalls":
+            f = p["stall_fraction"]
+            body = p["median_ms"] * math.exp(p["sigma"] ** 2 / 2)
+            return f * p["stall_ms"] + (1 - f) * body
         raise AssertionError(dist)
 
     def scaled(self, factor: float) -> Latency:
@@ -132,7 +149,7 @@ def parse_latency(table: Any, where: str) -> Latency:
     for name in names:
         if name not in table:
             raise ConfigError(f"{where}.{name}", f"missing (a {dist} latency needs it)")
-        zero_ok = name in ("ms", "min_ms", "slow_fraction", "sigma")
+        zero_ok = name in ("ms", "min_ms", "slow_fraction", "sigma", "stall_fraction")
         value = table[name]
         check_number(f"{where}.{name}", value, low=0, low_open=not zero_ok)
         params.append((name, float(value)))
@@ -142,4 +159,6 @@ def parse_latency(table: Any, where: str) -> Latency:
         raise ConfigError(f"{where}.max_ms", "must be >= min_ms")
     if dist == "bimodal" and p["slow_fraction"] > 1:
         raise ConfigError(f"{where}.slow_fraction", "must be <= 1")
+    if dist == "lognormal_stalls" and p["stall_fraction"] >= 1:
+        raise ConfigError(f"{where}.stall_fraction", "must be < 1")
     return latency

@@ -88,6 +88,12 @@ def _shed(record: Record) -> float:
     return requests["overloaded"] / requests["sent"] if requests["sent"] else 0.0
 
 
+def _extra_attempts(record: Record) -> float:
+    """Attempts beyond one per request sent (retries and hedges): the load failover adds."""
+    sent = record["requests"]["sent"]
+    return (record["failover"]["attempts"] - sent) / sent if sent else 0.0
+
+
 _detection = _first_fault("detection_s")
 _recovery = _first_fault("recovery_s")
 _throughput = lambda summary: summary["throughput_rps"]  # noqa: E731
@@ -131,6 +137,11 @@ METRICS: dict[str, Metric] = {
             "share of answered requests that were not ok",
             lambda t: [t["error_rate"]], lambda s: s["error_rate"],
             "errors", _errors_cell,
+        ),
+        Metric(
+            "extra_attempts", "extra_attempts", True, "index", "",
+            "attempts beyond one per request (retries, hedges): the load failover adds",
+            lambda t: [_extra_attempts(t)], _extra_attempts,
         ),
         Metric(
             "share_error", "max_share_error", True, "index", "",
