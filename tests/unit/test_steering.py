@@ -39,17 +39,35 @@ def test_load_blind_round_robin_does_not_avoid_it():
     assert run.shares(since=3.0)["t4"] == pytest.approx(0.2, abs=0.01)
 
 
-def test_adaptive_records_why_it_switched():
-    run = run_fleet("adaptive")
+def run_adaptive(profile, start_aware: bool, rate: float, duration: float) -> World:
+    options = {"start_aware": start_aware}
+    sc = scenario(profile, strategy="adaptive", rate=rate, duration_s=duration, deadline_s=5.0)
+    return World(sc.with_settings({f"strategy_options.{k}": v for k, v in options.items()}),
+                 seed=3).run()  # fmt: skip
+
+
+DIVERGED = {f"t{i}": exponential(SLOW_S if i == 4 else FAST_S) for i in range(5)}
+ALIKE = {f"t{i}": exponential(FAST_S) for i in range(4)}
+
+# (fleet, start latency-aware?, the switches it must record (from, to, why), policy at the end)
+ADAPTIVE = [
+    pytest.param(DIVERGED, True, [], "peak_ewma", id="diverged fleet, aware start: stays aware"),
+    pytest.param(DIVERGED, False, [("weighted_round_robin", "peak_ewma", "diverged")],
+                 "peak_ewma", id="diverged fleet, calm start: switches to peak EWMA"),
+    pytest.param(ALIKE, True, [("peak_ewma", "weighted_round_robin", "converged")],
+                 "weighted_round_robin", id="alike fleet, aware start: settles on round robin"),
+    pytest.param(ALIKE, False, [], "weighted_round_robin",
+                 id="alike fleet, calm start: stays load-blind"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("latency", "start_aware", "switches", "policy"), ADAPTIVE)
+def test_adaptive_switches_only_when_the_fleet_says_so_and_records_why(
+    latency, start_aware, switches, policy
+):
+    run = run_adaptive(fleet(latency, capacity=4), start_aware, rate=1000.0, duration=6.0)
     strategy = run.router.strategy
-    assert strategy.switches, "adaptive never left round robin"
-    first = strategy.switches[0]
-    assert (first.old, first.new) == ("weighted_round_robin", "peak_ewma")
-    assert "diverged" in first.reason and "median" in first.reason
-    assert run.router.snapshot()["strategy_status"]["policy"] == "peak_ewma"
-
-
-def test_adaptive_stays_load_blind_while_backends_look_alike():
-    profile = fleet({f"t{i}": exponential(0.002) for i in range(4)}, capacity=4)
-    run = World(scenario(profile, strategy="adaptive", rate=800, duration_s=6.0)).run()
-    assert run.router.strategy.switches == []
+    assert [(s.old, s.new) for s in strategy.switches] == [(a, b) for a, b, _ in switches]
+    for switch, (_, _, why) in zip(strategy.switches, switches, strict=True):
+        assert why in switch.reason and "median" in switch.reason
+    assert run.router.snapshot()["strategy_status"]["policy"] == policy

@@ -37,7 +37,15 @@ class Adaptive(Strategy):
     (latency-aware P2C). Hysteresis between the two ratios and a minimum dwell
     time keep it from flapping. Both policies see every reply, so the one
     taken over is warm. Every switch is recorded with its time and reason
-    (``switches``). The idea follows adaptive balancers such as Envoy's
+    (``switches``).
+
+    It starts latency-aware (``start_aware``): before it has measured the
+    fleet it cannot know the backends are alike, and peak EWMA costs little
+    on a fleet that is, while round robin on one that is not overloads the
+    slow backends until the first check, leaving queues that take long to
+    drain (in the scale study at 1 000 backends that start-up was a p99 of
+    317 ms against peak EWMA's 10.6). ``start_aware = false`` starts as
+    round robin, as before. The idea follows adaptive balancers such as Envoy's
     panic/locality logic and Linkerd's latency-aware default; the rule and
     thresholds are lbbench's own.
     """
@@ -54,6 +62,7 @@ class Adaptive(Strategy):
         converge_ratio: float = 1.4,
         min_samples: int = 20,
         min_dwell_s: float = 2.0,
+        start_aware: bool = True,
     ) -> None:
         super().__init__(rng)
         check_number("strategy_options.interval_s", interval_s, low=0.0, low_open=True)
@@ -68,7 +77,7 @@ class Adaptive(Strategy):
         self.min_dwell_s = min_dwell_s
         self.calm = WeightedRoundRobin(rng)
         self.aware = PeakEwma(rng)
-        self.current: Strategy = self.calm
+        self.current: Strategy = self.aware if start_aware else self.calm
         self.switches: list[Switch] = []
         self._next_check: float | None = None
         self._since = -math.inf  # the dwell time applies after a switch, not at start
@@ -85,7 +94,13 @@ class Adaptive(Strategy):
         new: Strategy
         if self.current is self.calm and ratio >= self.diverge_ratio:
             new, verdict = self.aware, "diverged"
-        elif self.current is self.aware and ratio <= self.converge_ratio:
+        elif (
+            self.current is self.aware
+            and ratio <= self.converge_ratio
+            # "Alike" needs every backend measured: the one peak EWMA keeps
+            # away from has the fewest replies, and may be the slow one.
+            and len(measured) == len(pool.members)
+        ):
             new, verdict = self.calm, "converged"
         else:
             return
