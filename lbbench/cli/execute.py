@@ -51,6 +51,7 @@ def execute(
         rig.check(scenario)
     console = Console(stderr=True)
     results = []
+    workers = min(getattr(args, "workers", None) or 1, len(scenarios))
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -61,7 +62,14 @@ def execute(
         disable=args.json,
     ) as progress:
         overall = progress.add_task("suite", total=sum(s.trials for s in scenarios))
-        for index, scenario in enumerate(scenarios):
+        if workers > 1:
+            from lbbench.sim.parallel import run_in_processes
+
+            progress.update(overall, description=f"suite ({workers} processes)")
+            results = run_in_processes(
+                scenarios, rig, workers, lambda _, s: progress.advance(overall, s.trials)
+            )
+        for index, scenario in enumerate(scenarios if workers == 1 else ()):
             trials = scenario.trials
             task = progress.add_task(f"[{index + 1}/{len(scenarios)}] {scenario.name}", total=1.0)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 from typing import Any
 
@@ -69,6 +70,13 @@ def add_parser(commands: Any) -> None:
         type=float,
         default=SimOptions.restart_s,
         help="time a crashed target takes to come back",
+    )
+    sim.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="simulate that many scenarios at once, each in a process of its own "
+        "(default: one per CPU; the results do not depend on it)",
     )
     sim.add_argument(
         "--validate",
@@ -146,6 +154,8 @@ def _sim(args: argparse.Namespace) -> int:
         return _validate(args, settings)
     if args.against:
         raise ConfigError("--against", "goes with --validate")
+    if args.workers < 1:
+        raise ConfigError("--workers", f"must be >= 1, got {args.workers}")
     plan = plan_from_args(args)
     plan.config = {"simulated": True, "simulator": dataclasses.asdict(settings), **plan.config}
     return execute(plan, SimRig(settings), args)

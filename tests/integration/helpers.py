@@ -1,7 +1,9 @@
-"""Helpers for live-rig tests: profiles in a temporary folder, scenarios, a REQ client."""
+"""Helpers for live-rig tests: profiles in a temporary folder, scenarios, a REQ client,
+stopping a process."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import zmq
@@ -46,3 +48,14 @@ def request(frontend: str, *frames: bytes, timeout_s: float = 5.0) -> list[bytes
         return sock.recv_multipart()
     finally:
         sock.close(0)
+
+
+def stop_process(process: subprocess.Popen, timeout_s: float = 20.0) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within ``timeout_s``; reaped either way."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -14,6 +14,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from lbbench.rpc import lbbench_pb2, lbbench_pb2_grpc
+from tests.integration.helpers import stop_process
 
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -38,12 +39,7 @@ def grpc_targets(count: int, env: dict[str, str] | None = None):
         yield ports
     finally:
         for process in processes:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process, timeout_s=10)
             process.stdout.close()
 
 

@@ -33,6 +33,7 @@ import pytest
 
 from lbbench.results.files import read_result
 from lbbench.results.recorder import decode
+from tests.integration.helpers import stop_process
 
 pytestmark = [
     pytest.mark.netns,
@@ -105,16 +106,6 @@ def hosts():
         made.close()
 
 
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def test_a_swarm_across_four_hosts_loses_nothing(hosts, tmp_path):
     balancer_ip, master_ip = HOSTS["balancer"], HOSTS["master"]
     lbbench = [sys.executable, "-m", "lbbench"]
@@ -173,4 +164,4 @@ def test_a_swarm_across_four_hosts_loses_nothing(hosts, tmp_path):
         assert "2 workers" in log or "2 ready workers" in log, log[-1500:]
     finally:
         for process in reversed(started):
-            stop(process)
+            stop_process(process)
