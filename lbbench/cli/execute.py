@@ -62,14 +62,22 @@ def execute(
         disable=args.json,
     ) as progress:
         overall = progress.add_task("suite", total=sum(s.trials for s in scenarios))
-        if workers > 1:
+        dask = getattr(args, "dask", None)
+        if dask:
+            from lbbench.sim.parallel import run_on_dask
+
+            progress.update(overall, description=f"suite (Dask at {dask})")
+            results = run_on_dask(
+                scenarios, rig, dask, lambda _, s: progress.advance(overall, s.trials)
+            )
+        elif workers > 1:
             from lbbench.sim.parallel import run_in_processes
 
             progress.update(overall, description=f"suite ({workers} processes)")
             results = run_in_processes(
                 scenarios, rig, workers, lambda _, s: progress.advance(overall, s.trials)
             )
-        for index, scenario in enumerate(scenarios if workers == 1 else ()):
+        for index, scenario in enumerate(scenarios if workers == 1 and not dask else ()):
             trials = scenario.trials
             task = progress.add_task(f"[{index + 1}/{len(scenarios)}] {scenario.name}", total=1.0)
 

@@ -79,6 +79,12 @@ def add_parser(commands: Any) -> None:
         "(default: one per CPU; the results do not depend on it)",
     )
     sim.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="simulate the scenarios on the workers of this Dask cluster (its scheduler, "
+        "e.g. tcp://10.0.0.5:8786; needs lbbench[cluster]), not on local processes",
+    )
+    sim.add_argument(
         "--validate",
         action="store_true",
         help="check the simulator against M/M/1, M/M/c (Erlang C) and balls into bins",

@@ -1,4 +1,5 @@
-"""Simulated scenarios on several local processes at once, with the same results as one.
+"""Simulated scenarios on several processes at once (local, or a Dask cluster's), with the
+same results as on one.
 
 Each scenario is a pure function of itself (its seed, its fleet, its load)
 and the simulator's options: nothing is shared between scenarios, so they
@@ -14,6 +15,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any
 
+from lbbench.errors import ConfigError
 from lbbench.rigs.base import Rig, run_scenario
 from lbbench.scenario.scenario import Scenario
 
@@ -35,4 +37,42 @@ def run_in_processes(
                 index = running.pop(future)
                 results[index] = future.result()
                 done(index, scenarios[index])
+    return [r for r in results if r is not None]
+
+
+def run_on_dask(
+    scenarios: Sequence[Scenario],
+    rig: Rig,
+    address: str,
+    done: Callable[[int, Scenario], None] = lambda index, scenario: None,
+) -> list[dict[str, Any]]:
+    """Every scenario's entry, computed by the workers of the Dask cluster at ``address``.
+
+    Dask rather than Ray: the cells are independent Python calls, which is
+    exactly what ``distributed`` does with a pip install and a scheduler
+    address; Ray would bring its own object store and raylets for nothing.
+    The workers need lbbench installed (the same version: results are only
+    comparable from the same code).
+    """
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise ConfigError(
+            "--dask", "needs Dask's distributed package: pip install 'lbbench[cluster]'"
+        ) from None
+    try:
+        client = Client(address, timeout=10)
+    except (OSError, ValueError) as error:  # unreachable, or not an address
+        message = f"cannot reach the Dask scheduler at {address}: {error}"
+        raise ConfigError("--dask", message) from None
+    results: list[dict[str, Any] | None] = [None] * len(scenarios)
+    with client:
+        futures = {
+            client.submit(run_scenario, scenario, rig, pure=False): index
+            for index, scenario in enumerate(scenarios)
+        }
+        for future in as_completed(futures):
+            index = futures[future]
+            results[index] = future.result()
+            done(index, scenarios[index])
     return [r for r in results if r is not None]

@@ -1,9 +1,11 @@
 """Simulated scenarios on several processes give the same result set as on one.
 
 Each scenario is seeded by itself, so `lbbench sim --workers N` may run
-them in any order on any number of processes: every figure of every
-scenario must be the same as a serial run's, only the wall-clock fields
-(how long the simulation took) differ.
+them in any order on any number of processes, and `--dask ADDRESS` on a
+Dask cluster's workers: every figure of every scenario must be the same
+as a serial run's, only the wall-clock fields (how long the simulation
+took) differ. The cluster here is a local one of two worker processes on
+127.0.0.1.
 """
 
 from __future__ import annotations
@@ -12,17 +14,27 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 WALL_CLOCK = {"wall_s", "events_per_s"}  # the simulation's own speed, not its result
 
 
-def simulate(tmp_path, workers: int) -> dict:
+def simulate(tmp_path, *how: str) -> dict:
+    """The slow-node suite, reduced, simulated with ``how`` (--workers N or --dask ADDRESS)."""
     done = subprocess.run(
         [sys.executable, "-m", "lbbench", "sim", "slow-node", "--trials", "2", "--duration", "2",
-         "--workers", str(workers), "--json", "--out", str(tmp_path / f"w{workers}")],
+         *how, "--json", "--out", str(tmp_path / "-".join(how).replace("/", "_"))],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout)
+
+
+def assert_the_same(serial: dict, other: dict) -> None:
+    assert len(serial["scenarios"]) == len(other["scenarios"]) == 16
+    for one, another in zip(serial["scenarios"], other["scenarios"], strict=True):
+        assert one["key"] == another["key"]
+        assert without_wall_clock(one) == without_wall_clock(another), one["name"]
 
 
 def without_wall_clock(value):
@@ -33,12 +45,35 @@ def without_wall_clock(value):
     return value
 
 
-def test_two_processes_give_the_serial_run_scenario_by_scenario(tmp_path):
-    serial, parallel = simulate(tmp_path, 1), simulate(tmp_path, 2)
-    assert len(serial["scenarios"]) == len(parallel["scenarios"]) == 16
-    for one, other in zip(serial["scenarios"], parallel["scenarios"], strict=True):
-        assert one["key"] == other["key"]
-        assert without_wall_clock(one) == without_wall_clock(other), one["name"]
+@pytest.fixture(scope="module")
+def serial(tmp_path_factory) -> dict:
+    return simulate(tmp_path_factory.mktemp("serial"), "--workers", "1")
+
+
+def test_two_processes_give_the_serial_run_scenario_by_scenario(tmp_path, serial):
+    assert_the_same(serial, simulate(tmp_path, "--workers", "2"))
+
+
+def test_a_dask_cluster_of_two_workers_gives_the_serial_run_scenario_by_scenario(tmp_path, serial):
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+        dashboard_address=None,
+    ) as cluster:  # fmt: skip
+        assert_the_same(serial, simulate(tmp_path, "--dask", cluster.scheduler_address))
+
+
+def test_a_dask_scheduler_that_is_not_there_is_one_line(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "lbbench", "sim", "--dask", "tcp://127.0.0.1:1",
+         "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "--dask: cannot reach the Dask scheduler at tcp://127.0.0.1:1" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert not any(tmp_path.iterdir())
 
 
 def test_workers_must_be_at_least_one(tmp_path):
