@@ -4,17 +4,27 @@ Each scenario is seeded by itself, so `lbbench sim --workers N` may run
 them in any order on any number of processes, and `--dask ADDRESS` on a
 Dask cluster's workers: every figure of every scenario must be the same
 as a serial run's, only the wall-clock fields (how long the simulation
-took) differ. The cluster here is a local one of two worker processes on
-127.0.0.1.
+took) differ. The cluster here is a Dask scheduler and two worker
+processes on 127.0.0.1, each a process of its own.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 
 import pytest
+
+from tests.integration.helpers import stop_process
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
 
 WALL_CLOCK = {"wall_s", "events_per_s"}  # the simulation's own speed, not its result
 
@@ -54,14 +64,34 @@ def test_two_processes_give_the_serial_run_scenario_by_scenario(tmp_path, serial
     assert_the_same(serial, simulate(tmp_path, "--workers", "2"))
 
 
-def test_a_dask_cluster_of_two_workers_gives_the_serial_run_scenario_by_scenario(tmp_path, serial):
-    from distributed import LocalCluster
+@pytest.fixture
+def dask_cluster():
+    """A Dask scheduler and two single-threaded worker processes on 127.0.0.1, started
+    as a user would (``python -m distributed.cli.dask_scheduler`` and ``..._worker``);
+    its address. Workers that join late are waited for by the scheduler, not here."""
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    quiet = {name: subprocess.DEVNULL for name in ("stdin", "stdout", "stderr")}
+    processes = [
+        subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler",
+                          "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"], **quiet)
+    ]  # fmt: skip
+    for _ in range(2):
+        processes.append(
+            subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address,
+                              "--host", "127.0.0.1", "--nthreads", "1", "--no-dashboard"], **quiet)
+        )  # fmt: skip
+    try:
+        yield address
+    finally:
+        for process in reversed(processes):
+            stop_process(process)
 
-    with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-        dashboard_address=None,
-    ) as cluster:  # fmt: skip
-        assert_the_same(serial, simulate(tmp_path, "--dask", cluster.scheduler_address))
+
+def test_a_dask_cluster_of_two_workers_gives_the_serial_run_scenario_by_scenario(
+    tmp_path, serial, dask_cluster
+):
+    assert_the_same(serial, simulate(tmp_path, "--dask", dask_cluster))
 
 
 def test_a_dask_scheduler_that_is_not_there_is_one_line(tmp_path):
