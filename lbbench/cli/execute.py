@@ -77,16 +77,19 @@ def execute(
             results = run_in_processes(
                 scenarios, rig, workers, lambda _, s: progress.advance(overall, s.trials)
             )
-        for index, scenario in enumerate(scenarios if workers == 1 and not dask else ()):
-            trials = scenario.trials
-            task = progress.add_task(f"[{index + 1}/{len(scenarios)}] {scenario.name}", total=1.0)
+        else:
+            for index, scenario in enumerate(scenarios):
+                trials = scenario.trials
+                task = progress.add_task(
+                    f"[{index + 1}/{len(scenarios)}] {scenario.name}", total=1.0
+                )
 
-            def tick(done: int, fraction: float, task=task, trials=trials) -> None:
-                progress.update(task, completed=(done + fraction) / trials)
+                def tick(done: int, fraction: float, task=task, trials=trials) -> None:
+                    progress.update(task, completed=(done + fraction) / trials)
 
-            results.append(run_scenario(scenario, rig, tick))
-            progress.remove_task(task)
-            progress.advance(overall, scenario.trials)
+                results.append(run_scenario(scenario, rig, tick))
+                progress.remove_task(task)
+                progress.advance(overall, scenario.trials)
     if plan.suite is not None:
         config = {**config, "rank_by": list(plan.suite.rank_by), "gate": plan.suite.gate}
         if plan.suite.published is not None:

@@ -11,8 +11,8 @@ this one, so they also share its hash seed and imports.
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
 
 from lbbench.errors import ConfigError
@@ -28,16 +28,25 @@ def run_in_processes(
 ) -> list[dict[str, Any]]:
     """Every scenario's entry, in the order given; ``done(index, scenario)`` as each finishes."""
     context = multiprocessing.get_context("fork")
-    results: list[dict[str, Any] | None] = [None] * len(scenarios)
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        running = {pool.submit(run_scenario, s, rig): i for i, s in enumerate(scenarios)}
-        while running:
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in finished:
-                index = running.pop(future)
-                results[index] = future.result()
-                done(index, scenarios[index])
-    return [r for r in results if r is not None]
+        futures = {pool.submit(run_scenario, s, rig): i for i, s in enumerate(scenarios)}
+        return _in_order(futures, as_completed(futures), scenarios, done)
+
+
+def _in_order(
+    futures: Mapping[Any, int],
+    completed: Iterable[Any],
+    scenarios: Sequence[Scenario],
+    done: Callable[[int, Scenario], None],
+) -> list[dict[str, Any]]:
+    """The results of ``futures`` (future -> scenario index) in the scenarios' order, taken
+    as ``completed`` yields them (``done`` told of each); any future's error is raised."""
+    results: list[dict[str, Any] | None] = [None] * len(scenarios)
+    for future in completed:
+        index = futures[future]
+        results[index] = future.result()
+        done(index, scenarios[index])
+    return [r for r in results if r is not None]  # all of them: each future ran or raised
 
 
 def run_on_dask(
@@ -55,7 +64,8 @@ def run_on_dask(
     comparable from the same code).
     """
     try:
-        from distributed import Client, as_completed
+        from distributed import Client
+        from distributed import as_completed as dask_as_completed
     except ImportError:
         raise ConfigError(
             "--dask", "needs Dask's distributed package: pip install 'lbbench[cluster]'"
@@ -65,14 +75,9 @@ def run_on_dask(
     except (OSError, ValueError) as error:  # unreachable, or not an address
         message = f"cannot reach the Dask scheduler at {address}: {error}"
         raise ConfigError("--dask", message) from None
-    results: list[dict[str, Any] | None] = [None] * len(scenarios)
     with client:
         futures = {
             client.submit(run_scenario, scenario, rig, pure=False): index
             for index, scenario in enumerate(scenarios)
         }
-        for future in as_completed(futures):
-            index = futures[future]
-            results[index] = future.result()
-            done(index, scenarios[index])
-    return [r for r in results if r is not None]
+        return _in_order(futures, dask_as_completed(futures), scenarios, done)

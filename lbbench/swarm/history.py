@@ -34,6 +34,7 @@ class FleetHistory:
     def __init__(self, keep: int = KEEP) -> None:
         self.samples: deque[dict[str, Any]] = deque(maxlen=keep)
         self.faults: list[dict[str, Any]] = []
+        self._seen_down: set[int] = set()  # crash windows (by index) whose target was seen away
         self._attempts: dict[str, int] = {}
 
     def sample(
@@ -92,21 +93,22 @@ class FleetHistory:
         )
 
     def _close_crash_windows(self, t: float, backends: dict[str, dict[str, Any]]) -> None:
-        for window in self.faults:
+        for index, window in enumerate(self.faults):
             if window["kind"] != "crash" or window["end"] is not None:
                 continue
             state = backends.get(window["target"])
             # back: healthy again after it was seen away (a crash takes a moment to show)
-            if state is not None and state["health"] == "healthy" and window.get("seen_down"):
-                window["end"] = round(t, 3)
-            elif state is None or state["health"] != "healthy":
-                window["seen_down"] = True
+            if state is not None and state["health"] == "healthy":
+                if index in self._seen_down:
+                    window["end"] = round(t, 3)
+            else:
+                self._seen_down.add(index)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "sample_s": SAMPLE_S,
             "samples": list(self.samples),
-            "faults": [{k: v for k, v in w.items() if k != "seen_down"} for w in self.faults],
+            "faults": list(self.faults),
         }
 
 
