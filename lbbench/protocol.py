@@ -24,6 +24,8 @@ from typing import Any
 
 import zmq
 
+from lbbench.vocabulary import WORK_STEP
+
 READY = b"READY"
 HB = b"HB"
 REP = b"REP"
@@ -157,7 +159,9 @@ def unpack_probe_reply(in_flight: bytes, latency_us: bytes) -> tuple[int, float]
 # serves it for that quantile of its latency model instead of drawing one,
 # so a live run and its simulation (which draws the same quantiles from the
 # same seed) give every request the same work: common random numbers
-# across rigs. Any other payload is served with the target's own draw.
+# across rigs. Any other payload is served with the target's own draw. The
+# balancer steps the quantile for each further attempt of a request
+# (payload_for_attempt), as the simulator does.
 WORK_MARK = b"LBW1"
 _WORK = struct.Struct("<4sd")
 WORK_BYTES = _WORK.size
@@ -166,6 +170,19 @@ WORK_BYTES = _WORK.size
 def payload_with_work(quantile: float, size: int) -> bytes:
     """A payload of ``size`` bytes (at least WORK_BYTES) carrying ``quantile``."""
     return _WORK.pack(WORK_MARK, quantile) + b"x" * (size - WORK_BYTES)
+
+
+def payload_for_attempt(payload: bytes, ordinal: int) -> bytes:
+    """The payload of a request's attempt number ``ordinal`` (0: the first): with a work
+    quantile q, the n-th attempt carries (q + n * WORK_STEP) mod 1 (lbbench.vocabulary);
+    any other payload goes as it came."""
+    if ordinal == 0:
+        return payload
+    quantile = work_of(payload)
+    if quantile is None:
+        return payload
+    stepped = (quantile + WORK_STEP * ordinal) % 1.0
+    return _WORK.pack(WORK_MARK, stepped) + payload[WORK_BYTES:]
 
 
 def work_of(payload: bytes) -> float | None:

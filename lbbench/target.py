@@ -174,7 +174,8 @@ class Target:
             self.queue.cancel(frames[1])
         elif command == p.PROBE and len(frames) == 2:
             if not self.faults.dropping(now):
-                rif, latency = p.pack_probe_reply(self.queue.in_flight, self.queue.latency_ewma)
+                queue = self.queue
+                rif, latency = p.pack_probe_reply(queue.in_flight, queue.latency_estimate())
                 self._to_balancer([p.PROBED, frames[1], rif, latency])
         elif command == p.HB:
             self._balancer_seen = now

@@ -27,6 +27,14 @@ class Outcome(StrEnum):
     MALFORMED = "malformed"  # the request could not be parsed
 
 
+# A request carrying its amount of work (a quantile of the server's latency
+# model, lbbench.protocol.WORK_MARK) is served, on its n-th attempt (retries
+# and hedges: n = 1, 2, ...), the quantile (q + n * WORK_STEP) mod 1: a retry
+# or hedge meets the server's variability afresh, as a real one does (a stall
+# is the server's, not the request's), and the live rig and the simulator
+# give every attempt the same work.
+WORK_STEP = 0.6180339887498949  # the golden ratio's fraction: steps that never repeat
+
 OK = Outcome.OK
 ERROR = Outcome.ERROR
 TIMEOUT = Outcome.TIMEOUT

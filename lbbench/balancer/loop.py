@@ -131,7 +131,8 @@ class Balancer:
             "control": self.ctl.getsockopt_string(zmq.LAST_ENDPOINT) if self.ctl else "",
         }
         # request id -> (envelope, key, payload, bytes held)
-        self._clients: dict[int, tuple[list[bytes], bytes, bytes, int]] = {}
+        # request id -> [envelope, key, payload, size, attempts that reached a backend]
+        self._clients: dict[int, list[Any]] = {}
         self.held = 0  # bytes of requests in the inbox or in flight (limits.max_held_bytes)
         self._rids = itertools.count()
         self._timers: list[tuple[float, int, Any]] = []
@@ -198,6 +199,7 @@ class Balancer:
                 kind = type(action)
                 if kind is Send:
                     client = self._clients[action.request]
+                    sent = client[4]
                     try:
                         send(
                             self.back,
@@ -205,16 +207,17 @@ class Balancer:
                                 self._ident(action.backend),
                                 p.request_header(action.attempt),
                                 client[1],
-                                client[2],
+                                p.payload_for_attempt(client[2], sent) if sent else client[2],
                             ],
                             True,
                         )
+                        client[4] = sent + 1
                     except zmq.ZMQError:  # EHOSTUNREACH: not connected; EAGAIN: full
                         more.extend(router.on_send_failed(now, action.attempt))
                 elif kind is Arm:
                     heapq.heappush(self._timers, (action.at, next(self._seq), action.timer))
                 elif kind is Reply:
-                    envelope, _, _, size = self._clients.pop(action.request)
+                    envelope, _, _, size, _ = self._clients.pop(action.request)
                     self.held -= size
                     status = action.status
                     payload = self._payload if status in ("ok", "error") else b""
@@ -310,7 +313,7 @@ class Balancer:
             self._answer(frames, _UNAVAILABLE)
             return
         rid = next(self._rids)
-        self._clients[rid] = (envelope, key or b"", payload, size)
+        self._clients[rid] = [envelope, key or b"", payload, size, 0]
         self._execute(self.router.on_request(now, rid, key, read_at), now)
 
     def _on_backend(self, frames: list[bytes], now: float) -> None:

@@ -7,6 +7,7 @@ import dataclasses
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from lbbench.cli.common import EXIT_LOST, EXIT_RIG_FAILED
@@ -40,6 +41,11 @@ def execute(
 
         published = plan.suite.published
         tables = [*tables, lambda data: published_table(data, published)]
+    if plan.suite is not None and plan.suite.winner_map is not None:
+        from lbbench.results.winner_map import map_summary
+
+        spec = plan.suite.winner_map
+        tables = [*tables, lambda data: map_summary(data, spec)]
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -51,6 +57,7 @@ def execute(
         rig.check(scenario)
     console = Console(stderr=True)
     results = []
+    lean = plan.suite is not None and plan.suite.trial_detail == "lean"
     workers = min(getattr(args, "workers", None) or 1, len(scenarios))
     with Progress(
         TextColumn("{task.description}"),
@@ -68,14 +75,14 @@ def execute(
 
             progress.update(overall, description=f"suite (Dask at {dask})")
             results = run_on_dask(
-                scenarios, rig, dask, lambda _, s: progress.advance(overall, s.trials)
+                scenarios, rig, dask, lambda _, s: progress.advance(overall, s.trials), lean
             )
         elif workers > 1:
             from lbbench.sim.parallel import run_in_processes
 
             progress.update(overall, description=f"suite ({workers} processes)")
             results = run_in_processes(
-                scenarios, rig, workers, lambda _, s: progress.advance(overall, s.trials)
+                scenarios, rig, workers, lambda _, s: progress.advance(overall, s.trials), lean
             )
         else:
             for index, scenario in enumerate(scenarios):
@@ -87,13 +94,15 @@ def execute(
                 def tick(done: int, fraction: float, task=task, trials=trials) -> None:
                     progress.update(task, completed=(done + fraction) / trials)
 
-                results.append(run_scenario(scenario, rig, tick))
+                results.append(run_scenario(scenario, rig, tick, lean))
                 progress.remove_task(task)
                 progress.advance(overall, scenario.trials)
     if plan.suite is not None:
         config = {**config, "rank_by": list(plan.suite.rank_by), "gate": plan.suite.gate}
         if plan.suite.published is not None:
             config["published"] = dataclasses.asdict(plan.suite.published)
+        if plan.suite.winner_map is not None:
+            config["map"] = dataclasses.asdict(plan.suite.winner_map)
     data = new_result_set(label, config, results)
     path = save_result(data, args.out)
     if args.json:
@@ -101,12 +110,20 @@ def execute(
     else:
         # Not a terminal (a pipe, a log): wide enough that the table stays readable.
         out = Console(width=None if sys.stdout.isatty() else 160)
-        out.print(scenario_rows(data))
+        if len(results) <= MAX_TABLE_ROWS:
+            out.print(scenario_rows(data))
+        else:  # a sweep: its views say more than a table of every cell
+            out.print(f"{len(results)} scenarios (each one's figures are in the result set)")
         for table in tables:  # views of the result a suite adds (e.g. the scale study's)
             out.print(table(data))
         out.print(f"result set: {path}")
+        if plan.suite is not None and plan.suite.winner_map is not None:
+            from lbbench.results.winner_map import map_path, write_map
+
+            written = write_map(data, plan.suite.winner_map, map_path(Path(path)))
+            out.print(f"winner map: {written}")
     if plan.suite is not None and plan.suite.rank_by:
-        rank_suite(data, plan.suite.rank_by, console if args.json else out)
+        rank_suite(data, plan.suite.rank_by, console if args.json else out, plan.suite.rank_within)
     for line in problems(data):
         console.print(f"[bold red]INVALID[/] {line}")
     failed = [t for s in results for t in s["trials"] if t.get("rig_failure")]
@@ -124,10 +141,15 @@ def execute(
     return 0
 
 
-def rank_suite(data: dict[str, Any], by: Sequence[str], console: Any) -> None:
+MAX_TABLE_ROWS = 120  # more scenarios than this (a sweep) are not listed one by one
+
+
+def rank_suite(
+    data: dict[str, Any], by: Sequence[str], console: Any, within: Sequence[str] = ()
+) -> None:
     """The suite's ``[rank]``: each experiment of this run ranked (or why not)."""
     from lbbench.cli.results import print_rankings
     from lbbench.results.rank import experiments, rank
 
-    groups = experiments([("this run", data)])
+    groups = experiments([("this run", data)], within)
     print_rankings([rank(rows, by, name) for name, rows in groups.items()], console)

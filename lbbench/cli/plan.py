@@ -63,10 +63,11 @@ def suite_plan(
         raise ConfigError("--trials", f"must be >= 1, got {args.trials}")
     suite = read_suite(path, trials=args.trials, seed=args.seed)
     check_references(suite)
-    if suite.simulated_only and not simulated:
+    if suite.simulated_only and not simulated and not args.only:
         raise ConfigError(
             "--suite",
-            f"{suite.name} is a simulator suite (simulated_only): run it with lbbench sim",
+            f"{suite.name} is a simulator suite (simulated_only): run it with lbbench sim, "
+            "or pick scenarios this machine can host with --only",
         )
     settings = parse_settings(args.set or [])
     chosen = only(suite.scenarios, args.only) if args.only else list(suite.scenarios)
@@ -109,6 +110,8 @@ def check_references(suite: Suite) -> None:
     named += [("pivot.metric", name) for name in (suite.pivot.metrics if suite.pivot else ())]
     figures = suite.published.figures if suite.published else ()
     named += [(f"published.figure[{i}].metric", f.metric) for i, f in enumerate(figures)]
+    if suite.winner_map is not None:
+        named.append(("map.metric", suite.winner_map.metric))
     for key, name in named:
         if name not in METRICS:
             raise ConfigError(

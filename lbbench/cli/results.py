@@ -54,6 +54,13 @@ def add_parsers(commands: Any) -> None:
     rep.add_argument("--png", help="also write each plot as a PNG into this folder")
     rep.set_defaults(func=report)
 
+    mp = commands.add_parser(
+        "map", help="the winner map of a sweep's result set (its suite's [map]) as HTML"
+    )
+    mp.add_argument("result", help="a result file of a suite with a [map] (e.g. winner-map)")
+    mp.add_argument("--out", help="HTML file to write (default: beside the result, .map.html)")
+    mp.set_defaults(func=winner_map)
+
 
 def _comparison_table(rows: list[dict[str, Any]], title: str):
     from rich.table import Table
@@ -284,4 +291,20 @@ def report(args: argparse.Namespace) -> int:
     sets = load_sets(args.results)
     path = write_report(sets, args.out, args.png)
     print(f"report: {path}" + (f", images in {args.png}" if args.png else ""))
+    return 0
+
+
+def winner_map(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from rich.console import Console
+
+    from lbbench.results.compare import load_sets
+    from lbbench.results.winner_map import map_path, map_summary, spec_of, write_map
+
+    [(name, data), *_] = load_sets([args.result])
+    spec = spec_of(data, name)
+    path = write_map(data, spec, Path(args.out) if args.out else map_path(Path(name)))
+    Console().print(map_summary(data, spec))
+    print(f"winner map: {path}")
     return 0

@@ -48,6 +48,19 @@ class FlapParams:
 
 
 @dataclass(frozen=True)
+class AntagonistParams:
+    share_max: float = 0.5  # each period's CPU share taken is uniform in [0, share_max]
+    dwell_s: float = 1.0  # how long a share lasts
+    seed: int = 0  # the same seed, the same shares over time (give each target its own)
+
+    def __post_init__(self) -> None:
+        # 0.95 at most: a share of 1 would stop the server (that is a stall).
+        check_number("share_max", self.share_max, low=0.0, high=0.95)
+        check_number("dwell_s", self.dwell_s, low=0.001, high=3600.0)
+        check_number("seed", self.seed, low=0, high=2**31, integer=True)
+
+
+@dataclass(frozen=True)
 class FaultKind:
     """What a fault kind does, and its parameters (a dataclass with defaults)."""
 
@@ -66,6 +79,9 @@ FAULT_KINDS: dict[str, FaultKind] = {
     "crash": FaultKind("the process exits; the runner restarts it when the fault ends"),
     "flap": FaultKind("partitioned for half of each period, then back", FlapParams),
     "drop": FaultKind("a partition: requests and heartbeats silently lost both ways"),
+    "antagonist": FaultKind(
+        "another tenant takes a share of the CPU that changes every dwell_s", AntagonistParams
+    ),
     "recover": FaultKind("clears every fault"),
 }
 

@@ -65,6 +65,9 @@ class Attempt:
         self.done = False
 
 
+RIF_CAP = 4096
+
+
 class RouterStats:
     """Counters over the router's life: requests, outcomes by status, attempts, failover work.
 
@@ -83,6 +86,7 @@ class RouterStats:
         "panics",
         "probes",
         "requests",
+        "rif",
     )
 
     def __init__(self) -> None:
@@ -94,6 +98,10 @@ class RouterStats:
         self.foreign_replies = 0  # replies from a backend the attempt was not sent to
         self.panics = 0
         self.probes = 0
+        # rif[n]: attempts sent to a backend that then had n attempts in flight
+        # from us (this one included; the last cell counts RIF_CAP and more):
+        # the requests-in-flight each request joined, Prequal's measure of queueing.
+        self.rif: list[int] = [0] * (RIF_CAP + 1)
         self.counters: Counter[str] = Counter(
             {name: 0 for name in Counted if name not in (Counted.ATTEMPTS, Counted.CANCELLED)}
         )
@@ -111,3 +119,7 @@ class RouterStats:
         data.update(self.counters)
         data["outcomes"] = dict(self.outcomes)
         return data
+
+    def rif_counts(self) -> dict[str, int]:
+        """The requests-in-flight histogram, sparse: {"n": attempts that joined n}."""
+        return {str(n): count for n, count in enumerate(self.rif) if count}

@@ -37,7 +37,7 @@ from lbbench.core.composition import Composition
 from lbbench.core.config import RouterConfig
 from lbbench.core.failover import FailoverPolicy
 from lbbench.core.pools import PoolSet, build_pools, choose
-from lbbench.core.records import Attempt, Request, RouterStats
+from lbbench.core.records import RIF_CAP, Attempt, Request, RouterStats
 from lbbench.core.strategies import make_strategy
 from lbbench.core.views import health_word, snapshot
 from lbbench.vocabulary import ERROR, OK, OVERLOADED, TIMEOUT, UNAVAILABLE, Health
@@ -333,13 +333,15 @@ class Router:
         request.live += 1
         if not extra:
             request.tries += 1
-        backend.in_flight += 1
+        in_flight = backend.in_flight = backend.in_flight + 1
         pool = backend.pool
         if pool is not None:
             pool.in_flight += 1
         backend.sent += 1
         self.strategy.on_send(backend, now)
-        self.stats.attempts += 1
+        stats = self.stats
+        stats.attempts += 1
+        stats.rif[in_flight if in_flight < RIF_CAP else RIF_CAP] += 1
         self._out.append(Send(aid, request.rid, backend.id, extra))
         for hook in self._on_send:
             hook(record, now)

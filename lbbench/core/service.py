@@ -8,6 +8,13 @@ times the slow factor in force; a partitioned (``drop``, ``flap``) or
 hanging target takes jobs and never answers; a stalled one stops starting
 jobs until the stall ends; a job cancelled while waiting is never served.
 
+It also answers probes as Prequal's servers do: requests in flight (RIF)
+and a latency estimate for a request arriving now, the median latency of
+the last few jobs that arrived to the same RIF (the nearest RIF with any,
+when none did). A server-wide average would say how it was, not how it is
+at this load: a probe of a backend with three jobs queued would report the
+latency of its quiet moments.
+
 The queue keeps no clock of its own: the caller passes ``now`` and owns
 the timers. When a job starts, ``start(done_at, job)`` is called; the
 caller calls ``finish(job, done_at)`` once ``done_at`` is reached, with
@@ -25,21 +32,21 @@ from typing import Any
 
 from lbbench.core.fault_state import FaultState
 
-# A job in service: (key, work, arrived). ``work`` is whatever the caller
-# needs to answer it (and to draw its service time from).
-Job = tuple[Hashable, Any, float]
+# A job in service: (key, work, arrived, RIF it arrived to). ``work`` is
+# whatever the caller needs to answer it (and to draw its service time from).
+Job = tuple[Hashable, Any, float, int]
 
-EWMA_WEIGHT = 0.05  # the latency EWMA a target reports to probes
+RIF_WINDOW = 8  # latencies kept per RIF; a probe reports their median
 
 
 class ServiceQueue:
     __slots__ = (
         "_order",
         "_waiting",
+        "_by_rif",
         "busy",
         "capacity",
         "faults",
-        "latency_ewma",
         "service_time",
         "start",
     )
@@ -56,8 +63,9 @@ class ServiceQueue:
         self.service_time = service_time  # work -> seconds, before the slow factor
         self.start = start
         self.busy = 0
-        self.latency_ewma = 0.0  # time in the target (wait + service), seconds
-        self._waiting: dict[Hashable, tuple[Any, float]] = {}
+        # time in the target (wait + service), seconds, of recent jobs by the RIF they found
+        self._by_rif: dict[int, deque[float]] = {}
+        self._waiting: dict[Hashable, tuple[Any, float, int]] = {}
         self._order: deque[Hashable] = deque()
 
     @property
@@ -76,15 +84,17 @@ class ServiceQueue:
                 return True
         if self.busy < self.capacity and not self._order:
             # Straight into service: the common case, without the waiting line.
+            rif = self.busy
             self.busy += 1
-            self.start(now + self.service_time(work) * faults.slow_factor, (key, work, now))
+            factor = 1.0 if faults.healthy else faults.factor_at(now)
+            self.start(now + self.service_time(work) * factor, (key, work, now, rif))
         else:
             self._wait(key, work, now)
             self.pump(now)
         return True
 
     def _wait(self, key: Hashable, work: Any, now: float) -> None:
-        self._waiting[key] = (work, now)
+        self._waiting[key] = (work, now, self.busy + len(self._waiting))
         self._order.append(key)
 
     def cancel(self, key: Hashable) -> bool:
@@ -103,20 +113,37 @@ class ServiceQueue:
             if entry is None:
                 continue  # cancelled while waiting
             self.busy += 1
-            work, arrived = entry
+            work, arrived, rif = entry
             # A job never starts before it arrived: the live target passes
             # the scheduled end of the job before (which its late timer may
             # have passed already), so the queue's clock is the model's.
             began = now if now > arrived else arrived
-            done_at = began + self.service_time(work) * self.faults.slow_factor
-            self.start(done_at, (key, work, arrived))
+            faults = self.faults
+            factor = 1.0 if faults.healthy else faults.factor_at(began)
+            self.start(began + self.service_time(work) * factor, (key, work, arrived, rif))
 
     def finish(self, job: Job, now: float) -> bool:
         """A job's service ended; True if it is answered (not dropped or hanging now)."""
         self.busy -= 1
-        self.latency_ewma += EWMA_WEIGHT * ((now - job[2]) - self.latency_ewma)
+        window = self._by_rif.get(job[3])
+        if window is None:
+            window = self._by_rif[job[3]] = deque(maxlen=RIF_WINDOW)
+        window.append(now - job[2])
         faults = self.faults
         answered = faults.healthy or not (faults.hanging or faults.dropping(now))
         if self._order:
             self.pump(now)
         return answered
+
+    def latency_estimate(self) -> float:
+        """What a request arriving now would take, in seconds (0.0 before any job ended)."""
+        by_rif = self._by_rif
+        if not by_rif:
+            return 0.0
+        rif = self.in_flight
+        window = by_rif.get(rif)
+        if window is None:
+            nearest = min(by_rif, key=lambda seen: abs(seen - rif))
+            window = by_rif[nearest]
+        ordered = sorted(window)
+        return ordered[len(ordered) // 2]

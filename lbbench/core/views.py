@@ -54,6 +54,7 @@ def snapshot(router: Router) -> dict[str, Any]:
         "pending": router.pending,
         "panic": router.panic,
         "stats": router.stats.as_dict(),
+        "rif_counts": router.stats.rif_counts(),
         "strategy_status": router.strategy.status(),
         "failover_status": {p.name: p.status() for p in router.policies if p.status()},
         "backends": backends,

@@ -70,6 +70,8 @@ def in_words(metric: Metric, base: float, other: float) -> str:
     ratio = other / base
     if metric.kind == "time":
         return f"{ratio:.2f}x slower" if ratio > 1 else f"{1 / ratio:.2f}x faster"
+    if metric.kind == "count":
+        return f"{ratio:.2f}x more" if ratio > 1 else f"{1 / ratio:.2f}x fewer"
     return f"{ratio:.2f}x higher" if ratio > 1 else f"{1 / ratio:.2f}x lower"
 
 

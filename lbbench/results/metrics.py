@@ -24,7 +24,9 @@ class Metric:
     name: str
     sample: str  # its key in a scenario's "samples"
     lower_is_better: bool
-    kind: str  # "time" (faster/slower), "rate" (higher/lower) or "index" (difference of points)
+    # "time" (faster/slower), "rate" (higher/lower), "count" (more/fewer) or
+    # "index" (difference of points)
+    kind: str
     unit: str
     description: str
     trial_values: Callable[[Record], list[float]]
@@ -94,6 +96,16 @@ def _extra_attempts(record: Record) -> float:
     return (record["failover"]["attempts"] - sent) / sent if sent else 0.0
 
 
+def _rif(q: str) -> tuple[Callable[[Record], list[float]], Callable[[Record], float | None]]:
+    """Requests in flight joined: absent from results made before it was counted."""
+
+    def value(record: Record) -> float | None:
+        rif = record.get("rif")
+        return None if rif is None else rif[q]
+
+    return lambda trial: [v for v in [value(trial)] if v is not None], value
+
+
 _detection = _first_fault("detection_s")
 _recovery = _first_fault("recovery_s")
 _throughput = lambda summary: summary["throughput_rps"]  # noqa: E731
@@ -142,6 +154,16 @@ METRICS: dict[str, Metric] = {
             "extra_attempts", "extra_attempts", True, "index", "",
             "attempts beyond one per request (retries, hedges): the load failover adds",
             lambda t: [_extra_attempts(t)], _extra_attempts,
+        ),
+        Metric(
+            "rif_p99", "rif_p99", True, "count", "requests",
+            "99th percentile of the requests in flight an attempt joined at its backend",
+            *_rif("p99"),
+        ),
+        Metric(
+            "rif_mean", "rif_mean", True, "count", "requests",
+            "mean requests in flight an attempt joined at its backend",
+            *_rif("mean"),
         ),
         Metric(
             "share_error", "max_share_error", True, "index", "",

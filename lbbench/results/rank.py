@@ -103,8 +103,14 @@ class Ranking:
 # ---------------------------------------------------------------- experiments
 
 
-def experiments(sets: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, list[Row]]:
-    """Scenarios of result sets by experiment; the same key in several sets pools its trials."""
+def experiments(
+    sets: Iterable[tuple[str, Mapping[str, Any]]], within: Sequence[str] = ()
+) -> dict[str, list[Row]]:
+    """Scenarios of result sets by experiment; the same key in several sets pools its trials.
+
+    ``within``: matrix axes that split an experiment, one per combination of their
+    values (``within = ["load"]`` ranks the strategies at each load, not across loads).
+    """
     rows: dict[str, Row] = {}
     label_of: dict[str, str] = {}
     for _, data in sets:
@@ -117,8 +123,15 @@ def experiments(sets: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, list
                 row = rows[key_in_set] = Row(
                     key, scenario.get("name", key), scenario.get("cell", {}), True, {}
                 )
-                group = scenario.get("group", "").replace("{", "<").replace("}", ">")
-                label_of[key_in_set] = (group or _fleet_and_load(key)) + sim
+                group = scenario.get("group", "") or _fleet_and_load(key)
+                cell = scenario.get("cell", {})
+                split = [axis for axis in within if axis in cell]
+                for axis in split:  # "{strategy} at load {load}" becomes "<strategy> at load 1.2"
+                    group = group.replace(f"{{{axis}}}", cell[axis])
+                group = group.replace("{", "<").replace("}", ">")
+                if split and not any(cell[axis] in group for axis in split):
+                    group += " at " + ", ".join(f"{axis} {cell[axis]}" for axis in split)
+                label_of[key_in_set] = group + sim
             row.valid = row.valid and scenario["valid"]
             for sample, values in scenario["samples"].items():
                 row.samples.setdefault(sample, []).extend(values)

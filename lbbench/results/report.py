@@ -172,7 +172,10 @@ def figures(sets: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, bytes]]:
         ("shares", _png(shares(scenarios))),
     ]
     for index, (label, scenario) in enumerate(scenarios):
-        if scenario.get("faults") or any(t["events"] for t in scenario["trials"][:1]):
+        first = scenario["trials"][:1]
+        if any(t.get("lean") for t in first):
+            continue  # a sweep's lean trials keep no timelines to draw
+        if scenario.get("faults") or any(t["events"] for t in first):
             out.append((f"timeline-{index + 1}", _png(timeline(label, scenario))))
     return out
 

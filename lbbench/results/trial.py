@@ -20,6 +20,9 @@ from lbbench.results.recorder import Recorder, decode, encode, new_histogram, su
 from lbbench.scenario.scenario import Scenario
 from lbbench.vocabulary import OK, OUTCOMES, TRIAL_COUNTERS, Health
 
+# Fault kinds that are conditions rather than failures: no detection or recovery time.
+BACKGROUND_FAULTS = ("antagonist",)
+
 # (time, {backend: attempts sent so far}), taken while the load ran
 Sample = tuple[float, Mapping[str, int]]
 
@@ -46,6 +49,7 @@ class RouterView:
     timeouts: Mapping[str, int] = field(default_factory=dict)
     counters: Mapping[str, int] = field(default_factory=dict)
     strategy_status: Mapping[str, Any] = field(default_factory=dict)
+    rif_counts: Mapping[str, int] = field(default_factory=dict)  # None known: grpcio's
 
     @classmethod
     def from_snapshot(cls, snapshot: Mapping[str, Any]) -> RouterView:
@@ -57,6 +61,7 @@ class RouterView:
             timeouts={b["id"]: b["timeouts"] for b in backends},
             counters=snapshot["stats"],
             strategy_status=snapshot.get("strategy_status", {}),
+            rif_counts=snapshot.get("rif_counts", {}),
         )
 
 
@@ -123,6 +128,8 @@ def trial_result(
     ]
     faults = []
     for fault in scenario.profile.faults:
+        if fault.kind in BACKGROUND_FAULTS:
+            continue  # load the fleet lives with, not a failure to detect and recover from
         timing = failover_timing(
             fault.target,
             start + fault.at_s,
@@ -158,6 +165,7 @@ def trial_result(
         },
         "backends": backends,
         "fairness": fairness(attempts, expected),
+        "rif": requests_in_flight(view.rif_counts),
         "failover": {
             **{name: view.counters.get(name, 0) for name in TRIAL_COUNTERS},
             "faults": faults,
@@ -183,6 +191,58 @@ def trial_result(
             "uncorrected": encode(recorder.uncorrected),
         },
     }
+
+
+def lean_trial(trial: dict[str, Any]) -> dict[str, Any]:
+    """A trial without what a sweep of thousands of scenarios cannot keep: its timelines,
+    health events and per-backend rows (the scenario's summary keeps the merged rows).
+    Its figures, histograms and samples stay, so tables, rankings, maps and comparisons
+    read it as any other; ``lean`` says what is missing."""
+    return {
+        **trial,
+        "lean": True,
+        "backends": [],
+        "events": [],
+        "timeline": {"step_s": trial["timeline"]["step_s"], "outcomes": [], "attempts": []},
+    }
+
+
+def requests_in_flight(counts: Mapping[str, int]) -> dict[str, Any]:
+    """Quantiles of the requests in flight each attempt joined at its backend.
+
+    ``counts`` maps a RIF (as a string, JSON's keys) to how many attempts
+    joined it; the quantiles are None when nobody counted (grpcio's rig).
+    """
+    pairs = sorted((int(rif), count) for rif, count in counts.items())
+    total = sum(count for _, count in pairs)
+
+    def quantile(q: float) -> int | None:
+        if not total:
+            return None
+        rank = q * total
+        seen = 0
+        for rif, count in pairs:
+            seen += count
+            if seen >= rank:
+                return rif
+        return pairs[-1][0]
+
+    return {
+        "counts": {str(rif): count for rif, count in pairs},
+        "mean": sum(r * c for r, c in pairs) / total if total else None,
+        "p50": quantile(0.5),
+        "p99": quantile(0.99),
+        "p99.9": quantile(0.999),
+        "max": pairs[-1][0] if pairs else None,
+    }
+
+
+def _merged_counts(trials: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    merged: dict[str, int] = {}
+    for trial in trials:
+        for rif, count in trial.get("rif", {}).get("counts", {}).items():
+            merged[rif] = merged.get(rif, 0) + count
+    return merged
 
 
 def _mean(values: list[float]) -> float | None:
@@ -226,6 +286,7 @@ def summarize_trials(scenario: Scenario, trials: list[dict[str, Any]]) -> dict[s
         "latency_ms": {"corrected": summarize(corrected), "uncorrected": summarize(uncorrected)},
         "backends": backends,
         "fairness": fairness(attempts, scenario.expected_shares()),
+        "rif": requests_in_flight(_merged_counts(trials)),
         "failover": {
             **{c: sum(t["failover"].get(c, 0) for t in trials) for c in TRIAL_COUNTERS},
             "faults": faults,

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from lbbench.core.faults import Fault
-from lbbench.results.trial import RouterView, scenario_entry, trial_result
+from lbbench.results.trial import RouterView, lean_trial, scenario_entry, trial_result
 from lbbench.rigs.process import RigError
 from lbbench.scenario.scenario import Scenario
 
@@ -143,9 +143,13 @@ def failed_trial(scenario: Scenario, index: int, error: RigError) -> dict[str, A
 
 
 def run_scenario(
-    scenario: Scenario, rig: Rig, progress: Callable[[int, float], None] | None = None
+    scenario: Scenario,
+    rig: Rig,
+    progress: Callable[[int, float], None] | None = None,
+    lean: bool = False,
 ) -> dict[str, Any]:
-    """All trials of one scenario on ``rig``; its entry in a result set."""
+    """All trials of one scenario on ``rig``; its entry in a result set (``lean``: its
+    trials without their timelines, events and per-backend rows, ``lean_trial``)."""
     scenario.validate()
     rig.check(scenario)
     rig_latency = rig.calibrate(scenario)
@@ -156,4 +160,7 @@ def run_scenario(
             trials.append(rig.run_trial(scenario, index, tick))
         except RigError as error:  # this trial is lost; the run goes on to the next
             trials.append(failed_trial(scenario, index, error))
-    return scenario_entry(scenario, trials, simulated=rig.simulated, rig_latency=rig_latency)
+    entry = scenario_entry(scenario, trials, simulated=rig.simulated, rig_latency=rig_latency)
+    if lean:
+        entry["trials"] = [lean_trial(t) for t in entry["trials"]]
+    return entry

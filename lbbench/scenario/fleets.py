@@ -3,10 +3,12 @@ and the request rate that loads a fleet to a given utilization."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
 from lbbench.checks import check_number
+from lbbench.core.faults import AntagonistParams, Fault
 from lbbench.core.latency import Latency
 from lbbench.errors import ConfigError
 from lbbench.scenario.profiles import (
@@ -18,10 +20,33 @@ from lbbench.scenario.profiles import (
 
 
 @dataclass(frozen=True)
+class Antagonist:
+    """Every backend shares its machine with a tenant whose CPU share changes over time.
+
+    Each backend gets an ``antagonist`` fault from the load's start, seeded
+    with ``seed`` plus its index: the same fleet, the same antagonist load
+    over time, whatever the strategy routes (common random numbers).
+    """
+
+    share_max: float = 0.5
+    dwell_s: float = 1.0
+    seed: int = 1
+
+    def __post_init__(self) -> None:
+        AntagonistParams(self.share_max, self.dwell_s, self.seed)  # the same checks
+
+    def fault(self, target: str, index: int) -> Fault:
+        params = AntagonistParams(self.share_max, self.dwell_s, self.seed + index)
+        return Fault(0.0, target, "antagonist", None, tuple(dataclasses.asdict(params).items()))
+
+
+@dataclass(frozen=True)
 class SyntheticFleet:
     """``backends`` targets alike but for ``slow_fraction`` of them, ``slow_factor`` times slower.
 
-    In a suite file: ``fleet = { synthetic = { backends = 1000, slow_fraction = 0.05 } }``.
+    In a suite file: ``fleet = { synthetic = { backends = 1000, slow_fraction = 0.05 } }``;
+    with ``antagonist = { share_max = 0.5, dwell_s = 1 }`` each backend's machine also
+    runs a tenant taking a changing share of its CPU.
     """
 
     backends: int
@@ -29,6 +54,7 @@ class SyntheticFleet:
     latency: Latency = DEFAULT_LATENCY_MODEL
     slow_fraction: float = 0.0
     slow_factor: float = 10.0
+    antagonist: Antagonist | None = None
 
     def __post_init__(self) -> None:
         check_number("backends", self.backends, low=1, integer=True)
@@ -58,7 +84,16 @@ class SyntheticFleet:
         if slow_count:
             name += f"-{slow_count}slow-x{self.slow_factor:g}"
             description += f"; {slow_count} of them {self.slow_factor:g}x slower"
-        return FleetProfile(name, description, targets)
+        faults: tuple[Fault, ...] = ()
+        antagonist = self.antagonist
+        if antagonist is not None:
+            faults = tuple(antagonist.fault(t.id, i) for i, t in enumerate(targets))
+            name += f"-antagonist{antagonist.share_max:g}-{antagonist.dwell_s:g}s"
+            description += (
+                f"; each machine's CPU shared with a tenant taking up to "
+                f"{antagonist.share_max:g} of it, changing every {antagonist.dwell_s:g} s"
+            )
+        return FleetProfile(name, description, targets, faults)
 
 
 def synthetic_fleet(

@@ -51,6 +51,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from lbbench.checks import check_number
 from lbbench.core.faults import Fault
 from lbbench.core.settings import parse_modes
 from lbbench.errors import ConfigError
@@ -81,7 +82,12 @@ TOP_KEYS = (
     "gate",
     "pivot",
     "published",
+    "map",
+    "trial_detail",
 )
+
+
+SYNTHETIC_FIELD = "fleet.synthetic."  # a matrix key's prefix for one field of a synthetic fleet
 
 
 @dataclass(frozen=True)
@@ -98,13 +104,34 @@ class Pivot:
 
 
 @dataclass(frozen=True)
+class MapSpec:
+    """``[map]``: a winner map of the sweep. ``contenders`` are the matrix axes that compete
+    (``strategy``, ``failover``); every other axis is a condition, laid out down the map
+    (``rows``) or across it (``columns``); in each cell the best ``metric`` wins among the
+    contenders whose error rate is at most ``max_extra_errors`` above the cell's lowest (a
+    contender that fails requests fast must not win on latency)."""
+
+    contenders: tuple[str, ...]
+    rows: tuple[str, ...]
+    columns: tuple[str, ...]
+    metric: str = "p99"
+    max_extra_errors: float = 0.001
+
+
+@dataclass(frozen=True)
 class PublishedFigure:
-    """One figure a publication reports for one of the suite's scenarios."""
+    """One figure a publication reports for one of the suite's scenarios.
+
+    With ``versus`` (another scenario) the figure is a ratio: the metric of
+    ``scenario`` over that of ``versus`` (0.5: half of it), for papers that
+    report how much better, not absolute figures of their own workload.
+    """
 
     scenario: str
     metric: str
     value: float
     note: str = ""
+    versus: str = ""
 
 
 @dataclass(frozen=True)
@@ -130,6 +157,9 @@ class Suite:
     pivot: Pivot | None = None
     simulated_only: bool = False
     published: Published | None = None
+    rank_within: tuple[str, ...] = ()  # matrix axes each of whose values is ranked apart
+    winner_map: MapSpec | None = None
+    trial_detail: str = "full"  # "lean": trials without timelines, events, per-backend rows
 
 
 def read_suite(path: str | Path, *, trials: int | None = None, seed: int | None = None) -> Suite:
@@ -167,14 +197,19 @@ def parse_suite(
     _check_distinct(scenarios, source)
     # Metric names and thresholds are checked against the metrics registry by
     # whoever runs the suite (the results layer sits above this one).
-    rank = check_keys(data.get("rank", {}), ("by",), f"{where}rank")
+    rank = check_keys(data.get("rank", {}), ("by", "within"), f"{where}rank")
     by = rank.get("by", ())
     rank_by = (by,) if isinstance(by, str) else convert(tuple[str, ...], by, f"{where}rank.by")
+    rank_within = _axes(rank.get("within", ()), scenarios, f"{where}rank.within")
     gate = check_keys(data.get("gate", {}), ("fail_on",), f"{where}gate")
     fail_on = convert(str, gate.get("fail_on", ""), f"{where}gate.fail_on")
     pivot = load(Pivot, data["pivot"], f"{where}pivot") if "pivot" in data else None
     simulated_only = convert(bool, data.get("simulated_only", False), f"{where}simulated_only")
     published = _published(data["published"], scenarios, where) if "published" in data else None
+    winner_map = _map(data["map"], scenarios, f"{where}map") if "map" in data else None
+    trial_detail = convert(str, data.get("trial_detail", "full"), f"{where}trial_detail")
+    if trial_detail not in ("full", "lean"):
+        raise ConfigError(f"{where}trial_detail", f"must be full or lean, got {trial_detail!r}")
     return Suite(
         name,
         description,
@@ -185,7 +220,48 @@ def parse_suite(
         pivot,
         simulated_only,
         published,
+        rank_within,
+        winner_map,
+        trial_detail,
     )
+
+
+def _map(table: Any, scenarios: list[Scenario], where: str) -> MapSpec:
+    """``[map]``: contenders, rows and columns name matrix axes, each axis exactly once."""
+    table = check_keys(
+        table, ("contenders", "rows", "columns", "metric", "max_extra_errors"), where
+    )
+    parts = {}
+    for key in ("contenders", "rows", "columns"):
+        if key not in table:
+            raise ConfigError(join(where, key), "missing (one matrix axis or a list of them)")
+        parts[key] = _axes(table[key], scenarios, join(where, key))
+    named = [axis for axes in parts.values() for axis in axes]
+    for axis in named:
+        if named.count(axis) > 1:
+            raise ConfigError(where, f"matrix axis {axis!r} is named twice")
+    known = sorted({axis for s in scenarios for axis, _ in s.cell})
+    left = [axis for axis in known if axis not in named]
+    if left:
+        raise ConfigError(
+            where, f"matrix axes {', '.join(left)} are in no place (contenders, rows or columns)"
+        )
+    metric = convert(str, table.get("metric", "p99"), join(where, "metric"))
+    extra = convert(float, table.get("max_extra_errors", 0.001), join(where, "max_extra_errors"))
+    check_number(join(where, "max_extra_errors"), extra, low=0.0, high=1.0)
+    return MapSpec(parts["contenders"], parts["rows"], parts["columns"], metric, extra)
+
+
+def _axes(value: Any, scenarios: list[Scenario], where: str) -> tuple[str, ...]:
+    """Matrix axes by name (one or a list), each one some scenario's matrix has."""
+    axes = (value,) if isinstance(value, str) else convert(tuple[str, ...], value, where)
+    known = {axis for s in scenarios for axis, _ in s.cell}
+    for axis in axes:
+        if axis not in known:
+            raise ConfigError(
+                where, f"no matrix axis {axis!r} (axes: {', '.join(sorted(known)) or 'none'})"
+            )
+    return axes
 
 
 def _published(table: Any, scenarios: list[Scenario], where: str) -> Published:
@@ -202,12 +278,13 @@ def _published(table: Any, scenarios: list[Scenario], where: str) -> Published:
     loaded = []
     for index, figure in enumerate(figures):
         one = load(PublishedFigure, figure, f"{at}.figure[{index}]")
-        if one.scenario not in names:
-            known = ", ".join(sorted(names))
-            raise ConfigError(
-                f"{at}.figure[{index}].scenario",
-                f"no scenario {one.scenario!r} in this suite (scenarios: {known})",
-            )
+        for key, name in (("scenario", one.scenario), ("versus", one.versus)):
+            if name and name not in names:
+                known = ", ".join(sorted(names))
+                raise ConfigError(
+                    f"{at}.figure[{index}].{key}",
+                    f"no scenario {name!r} in this suite (scenarios: {known})",
+                )
         loaded.append(one)
     return Published(
         convert(str, table["source"], f"{at}.source"),
@@ -287,6 +364,8 @@ class _Parts:
     fleet: tuple[Any, str] | None = None
     faults: tuple[Any, str] | None = None
     load: tuple[tuple[str, Any, str], ...] = ()
+    # fields of a synthetic fleet set one by one (``fleet.synthetic.backends``)
+    fleet_fields: tuple[tuple[str, Any, str], ...] = ()
     settings: tuple[tuple[str, Any, str], ...] = ()
 
     @classmethod
@@ -304,17 +383,30 @@ class _Parts:
     @classmethod
     def of_matrix(cls, key: str, value: Any, where: str, folder: Path) -> _Parts:
         if isinstance(value, Mapping):  # several settings applied together
-            check_keys(value, ("label", *SCENARIO_KEYS), where)
-            return cls.of({k: v for k, v in value.items() if k != "label"}, where, folder)
+            fields = {k: v for k, v in value.items() if k.startswith(SYNTHETIC_FIELD)}
+            rest = {k: v for k, v in value.items() if k not in fields}
+            check_keys(rest, ("label", *SCENARIO_KEYS, f"{SYNTHETIC_FIELD}<field>"), where)
+            parts = cls.of({k: v for k, v in rest.items() if k != "label"}, where, folder)
+            if fields:
+                parts = replace(
+                    parts,
+                    fleet_fields=tuple(
+                        (k[len(SYNTHETIC_FIELD) :], v, join(where, k)) for k, v in fields.items()
+                    ),
+                )
+            return parts
         if key in ("fleet", "faults"):
             return cls(**{key: (value, where)})
         if key.startswith("load."):
             return cls(load=((key[len("load.") :], value, where),))
+        if key.startswith(SYNTHETIC_FIELD):
+            return cls(fleet_fields=((key[len(SYNTHETIC_FIELD) :], value, where),))
         head = key.partition(".")[0]
         if head not in ROUTING:
             raise ConfigError(
                 where.rpartition("[")[0],
-                "a matrix key is a router setting path, fleet, faults or load.<field>",
+                "a matrix key is a router setting path, fleet, fleet.synthetic.<field>, "
+                "faults or load.<field>",
             )
         flat = flatten_settings({key: value}, where)
         return cls(settings=tuple((path, v, where) for path, v, _ in flat))
@@ -326,7 +418,22 @@ class _Parts:
             faults=other.faults if other.faults is not None else self.faults,
             load=_merge(self.load, other.load),
             settings=_merge(self.settings, other.settings),
+            fleet_fields=_merge(self.fleet_fields, other.fleet_fields),
         )
+
+    def _fleet_with_fields(self) -> tuple[Any, str]:
+        """The fleet, with the synthetic fields a matrix set one by one on top."""
+        assert self.fleet is not None
+        value, at = self.fleet
+        if not self.fleet_fields:
+            return value, at
+        if not (isinstance(value, Mapping) and isinstance(value.get("synthetic"), Mapping)):
+            raise ConfigError(
+                self.fleet_fields[0][2], f"{SYNTHETIC_FIELD}<field> needs a synthetic fleet"
+            )
+        fields = dict(value["synthetic"])
+        fields.update({field: v for field, v, _ in self.fleet_fields})
+        return {"synthetic": fields}, at
 
     def scenario(
         self,
@@ -339,7 +446,7 @@ class _Parts:
     ) -> Scenario:
         if self.fleet is None:
             raise ConfigError(join(where, "fleet"), "missing (in the scenario or in [defaults])")
-        profile = _fleet(*self.fleet)
+        profile = _fleet(*self._fleet_with_fields())
         if self.faults is not None:
             profile = _with_faults(profile, *self.faults)
         load_spec = _load(profile, self.load, where)
@@ -449,25 +556,46 @@ def _fleet(value: Any, where: str) -> FleetProfile:
 
 
 def _with_faults(profile: FleetProfile, value: Any, where: str) -> FleetProfile:
+    """The profile with this fault schedule instead of its own.
+
+    A fault table names its ``target``, or gives ``share`` instead: the fault then
+    hits that share of the fleet (at least one backend), spread evenly through it
+    from the first backend on, so one table means the same at 10 and 10 000 backends
+    (a synthetic fleet's slow backends sit between them).
+    """
     if not isinstance(value, list):
         raise ConfigError(where, "must be an array of fault tables")
-    ids = {t.id for t in profile.targets}
+    ids = [t.id for t in profile.targets]
     faults = []
+    described = []
     for index, table in enumerate(value):
         at = f"{where}[{index}]"
+        if isinstance(table, Mapping) and "share" in table:
+            if "target" in table:
+                raise ConfigError(join(at, "share"), "give target or share, not both")
+            share = convert(float, table["share"], join(at, "share"))
+            check_number(join(at, "share"), share, low=0.0, high=1.0, low_open=True)
+            count = max(1, round(len(ids) * share))
+            hit = [ids[i * len(ids) // count] for i in range(count)]
+            rest = {k: v for k, v in table.items() if k != "share"}
+            batch = [Fault.from_table({**rest, "target": t}, at) for t in hit]
+            faults.extend(batch)
+            described.append(_describe(batch[0], f"{share:g}-of-fleet"))
+            continue
         fault = Fault.from_table(table, at)
         if fault.target not in ids:
             raise ConfigError(join(at, "target"), f"no target with id {fault.target!r}")
         faults.append(fault)
+        described.append(_describe(fault))
     # The schedule is part of what is measured: the name (and so the key) says it.
-    signature = "+".join(_describe(f) for f in faults) or "no-faults"
+    signature = "+".join(described) or "no-faults"
     return replace(profile, name=f"{profile.name}~{signature}", faults=tuple(faults))
 
 
-def _describe(fault: Fault) -> str:
+def _describe(fault: Fault, target: str = "") -> str:
     params = "".join(f",{k}={v:g}" for k, v in fault.params)
     span = f"{fault.at_s:g}s" + (f"+{fault.duration_s:g}s" if fault.duration_s is not None else "")
-    return f"{fault.kind}({fault.target}@{span}{params})"
+    return f"{fault.kind}({target or fault.target}@{span}{params})"
 
 
 def _load(profile: FleetProfile, given: tuple[tuple[str, Any, str], ...], where: str) -> LoadSpec:

@@ -46,8 +46,7 @@ from lbbench.scenario.scenario import Scenario, is_grpc
 from lbbench.sim.options import SimOptions
 from lbbench.sim.report import SimReport
 from lbbench.sim.targets import DONE, SimTarget
-
-GOLDEN = 0.6180339887498949
+from lbbench.vocabulary import WORK_STEP
 
 # heap event kinds
 _TIMER = 1
@@ -265,7 +264,7 @@ class Simulation:
             target: SimTarget = a
             if target.alive and not target.faults.dropping(at):
                 queue = target.queue
-                router.on_probe_reply(at, target.spec.id, queue.in_flight, queue.latency_ewma)
+                router.on_probe_reply(at, target.spec.id, queue.in_flight, queue.latency_estimate())
         elif kind == _HEARTBEATS:
             for target in self.targets.values():
                 if target.alive and not target.faults.dropping(at):
@@ -334,7 +333,7 @@ class Simulation:
                         more.extend(router.on_send_failed(at, action.attempt))
                         continue
                     request = self._requests[action.request]
-                    work = (request[1] + GOLDEN * request[2]) % 1.0
+                    work = (request[1] + WORK_STEP * request[2]) % 1.0
                     request[2] += 1
                     if hop > 0:
                         self._to_target.append((at + hop, target, action.attempt, work))

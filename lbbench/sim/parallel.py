@@ -25,11 +25,15 @@ def run_in_processes(
     rig: Rig,
     workers: int,
     done: Callable[[int, Scenario], None] = lambda index, scenario: None,
+    lean: bool = False,
 ) -> list[dict[str, Any]]:
-    """Every scenario's entry, in the order given; ``done(index, scenario)`` as each finishes."""
+    """Every scenario's entry, in the order given; ``done(index, scenario)`` as each finishes
+    (``lean``: as ``run_scenario``'s)."""
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = {pool.submit(run_scenario, s, rig): i for i, s in enumerate(scenarios)}
+        futures = {
+            pool.submit(run_scenario, s, rig, None, lean): i for i, s in enumerate(scenarios)
+        }
         return _in_order(futures, as_completed(futures), scenarios, done)
 
 
@@ -54,6 +58,7 @@ def run_on_dask(
     rig: Rig,
     address: str,
     done: Callable[[int, Scenario], None] = lambda index, scenario: None,
+    lean: bool = False,
 ) -> list[dict[str, Any]]:
     """Every scenario's entry, computed by the workers of the Dask cluster at ``address``.
 
@@ -77,7 +82,7 @@ def run_on_dask(
         raise ConfigError("--dask", message) from None
     with client:
         futures = {
-            client.submit(run_scenario, scenario, rig, pure=False): index
+            client.submit(run_scenario, scenario, rig, None, lean, pure=False): index
             for index, scenario in enumerate(scenarios)
         }
         return _in_order(futures, dask_as_completed(futures), scenarios, done)

@@ -66,3 +66,26 @@ def test_tail_at_scale_a_hedge_after_10_ms_cuts_the_p999_for_a_few_percent_more_
     # hedging at the p95 sends about 5 % more, and cuts the tail as well
     assert 0.04 <= at_p95.value("extra_attempts") <= 0.08
     assert plain.value("p99.9") / at_p95.value("p99.9") >= 10
+
+
+@pytest.fixture(scope="module")
+def prequal():
+    only = [f"{s} at load {load}" for s in ("weighted_round_robin", "least_connections", "probing")
+            for load in ("0.6", "1.2")]  # fmt: skip
+    return api.run("prequal", simulated=True, trials=1, only=only)
+
+
+def test_prequal_probing_cuts_the_tail_and_the_tail_rif_of_wrr_past_the_allocation(prequal):
+    wrr = prequal.scenario("weighted_round_robin at load 1.2")
+    probing = prequal.scenario("probing at load 1.2")
+    # published: tail latency about 2x lower, tail requests in flight 5-10x lower
+    assert probing.value("p99") / wrr.value("p99") <= 0.5
+    assert probing.value("rif_p99") / wrr.value("rif_p99") <= 0.25
+    assert wrr.value("p99") >= 3 * prequal.scenario("weighted_round_robin at load 0.6").value("p99")
+
+
+def test_prequal_probing_routes_on_latency_so_it_leads_at_low_load(prequal):
+    # with the antagonists quiet on some machines, the latency it probes beats counting
+    assert prequal.scenario("probing at load 0.6").value("p99") < prequal.scenario(
+        "least_connections at load 0.6"
+    ).value("p99")

@@ -43,3 +43,20 @@ def test_the_target_serves_the_carried_quantile_and_draws_otherwise():
     assert len(set(drawn)) > 900 and abs(sum(drawn) / len(drawn) - 0.002) < 0.0004
     for sock in target.sockets:
         sock.close(0)
+
+
+@pytest.mark.parametrize(
+    ("payload", "ordinal", "work"),
+    [
+        (p.payload_with_work(0.25, 32), 0, 0.25),  # the first attempt: as sent
+        (p.payload_with_work(0.25, 32), 1, (0.25 + p.WORK_STEP) % 1.0),  # a retry or hedge
+        (p.payload_with_work(0.9, 32), 2, (0.9 + 2 * p.WORK_STEP) % 1.0),
+        (b"x" * 32, 3, None),  # someone else's payload goes as it came
+    ],
+)
+def test_each_further_attempt_of_a_request_carries_the_next_quantile(payload, ordinal, work):
+    stepped = p.payload_for_attempt(payload, ordinal)
+    assert len(stepped) == len(payload) and stepped[12:] == payload[12:]
+    assert p.work_of(stepped) == (None if work is None else pytest.approx(work))
+    if work is None:
+        assert stepped == payload

@@ -203,7 +203,108 @@ BAD = [
         "s.toml: published.figure[0].value",
         "missing",
     ),
+    (
+        "[[scenario]]\nname = 'a'\nfleet = 'uniform'\n[published]\nsource = 'x'\n"
+        "[[published.figure]]\nscenario = 'a'\nversus = 'c'\nmetric = 'p99'\nvalue = 1",
+        "s.toml: published.figure[0].versus",
+        "no scenario 'c'",
+    ),
+    (
+        "[[scenario]]\nfleet = 'uniform'\nfaults = [{ share = 1.5, at_s = 1, kind = 'hang' }]",
+        "s.toml: scenario[0].faults[0].share",
+        "<= 1.0",
+    ),
+    (
+        "[[scenario]]\nfleet = 'uniform'\n"
+        "faults = [{ share = 0.5, target = 't1', at_s = 1, kind = 'hang' }]",
+        "s.toml: scenario[0].faults[0].share",
+        "target or share, not both",
+    ),
+    (
+        "[[scenario]]\nfleet = 'uniform'\nmatrix.n = [{ 'fleet.synthetic.backends' = 3 }]",
+        "s.toml: scenario[0].matrix.n[0].fleet.synthetic.backends",
+        "needs a synthetic fleet",
+    ),
+    (
+        "[[scenario]]\nfleet = 'uniform'\nmatrix.strategy = ['p2c']\n[rank]\nwithin = 'load'",
+        "s.toml: rank.within",
+        "no matrix axis 'load' (axes: strategy)",
+    ),
+    (
+        "[[scenario]]\nfleet = 'uniform'\nmatrix.strategy = ['p2c']\nmatrix.failover = ['retry']\n"
+        "[map]\ncontenders = 'strategy'\nrows = []\ncolumns = []",
+        "s.toml: map",
+        "matrix axes failover are in no place",
+    ),
+    (
+        "[[scenario]]\nfleet = 'uniform'\nmatrix.strategy = ['p2c']\n"
+        "[map]\ncontenders = 'strategy'\nrows = 'strategy'\ncolumns = []",
+        "s.toml: map",
+        "'strategy' is named twice",
+    ),
+    (
+        "[[scenario]]\nfleet = 'uniform'\nmatrix.strategy = ['p2c']\n[map]\nrows = []",
+        "s.toml: map.contenders",
+        "missing",
+    ),
 ]  # fmt: skip
+
+
+SWEEP = """
+[defaults.fleet.synthetic]
+backends = 10
+
+[[scenario]]
+name = "{strategy} | {fault}, {backends} backends"
+load = { utilization = 0.5, duration_s = 2 }
+matrix.strategy = ["p2c", "round_robin"]
+matrix.backends = [
+    { label = "10", "fleet.synthetic.backends" = 10 },
+    { label = "100", "fleet.synthetic.backends" = 100, "fleet.synthetic.slow_fraction" = 0.1 },
+]
+matrix.fault = [
+    { label = "crash", faults = [{ share = 0.1, at_s = 1, duration_s = 1, kind = "crash" }] },
+    { label = "none", faults = [] },
+]
+
+[rank]
+by = "p99"
+within = ["backends", "fault"]
+
+[map]
+contenders = "strategy"
+rows = "fault"
+columns = "backends"
+"""
+
+
+def test_a_matrix_sets_synthetic_fields_and_faults_hit_a_share_of_any_fleet():
+    read = suite(SWEEP)
+    by_name = {s.name: s for s in read.scenarios}
+    small = by_name["p2c | crash, 10 backends"]
+    big = by_name["p2c | crash, 100 backends"]
+    assert [f.target for f in small.profile.faults] == ["b0"]  # 10 % of 10: one
+    assert [f.target for f in big.profile.faults] == [f"b{i}0" for i in range(10)]
+    assert len(big.profile.targets) == 100
+    slow = [t.id for t in big.profile.targets if t.latency != big.profile.targets[0].latency]
+    assert len(slow) == 10 and not set(slow) & {f.target for f in big.profile.faults}
+    assert "crash(0.1-of-fleet@1s+1s)" in big.profile.name  # the key says the share, not 10 ids
+    assert by_name["p2c | none, 100 backends"].profile.faults == ()
+    assert read.rank_within == ("backends", "fault")
+    assert read.winner_map is not None
+    assert (read.winner_map.rows, read.winner_map.columns) == (("fault",), ("backends",))
+
+
+def test_an_antagonist_gives_every_backend_its_own_seeded_fault():
+    read = suite(
+        "[[scenario]]\nfleet = { synthetic = { backends = 3, "
+        "antagonist = { share_max = 0.4, dwell_s = 0.5, seed = 7 } } }"
+    )
+    faults = read.scenarios[0].profile.faults
+    assert [(f.target, f.kind, dict(f.params)["seed"]) for f in faults] == [
+        ("b0", "antagonist", 7), ("b1", "antagonist", 8), ("b2", "antagonist", 9)
+    ]  # fmt: skip
+    assert all(dict(f.params)["share_max"] == 0.4 and f.duration_s is None for f in faults)
 
 
 @pytest.mark.parametrize(("text", "where", "words"), BAD)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Collection, Sequence
 from typing import Any
@@ -29,51 +30,94 @@ class _Probe:
         self.uses = 0
 
 
+def _worse(a: _Probe, b: _Probe, threshold: float) -> bool:
+    """Whether probe ``a`` is a worse choice than ``b``: hot before cold, then by RIF among
+    hot ones and by latency among cold ones."""
+    a_hot = a.in_flight > threshold
+    if a_hot != (b.in_flight > threshold):
+        return a_hot
+    return a.in_flight > b.in_flight if a_hot else a.latency > b.latency
+
+
 class Probing(Strategy):
     """Prequal: probing to reduce queuing and latency (Wydrowski et al., NSDI 2024).
 
-    Rule: with every request, ``probes_per_request`` probes (fractions
-    accumulate) go to backends drawn at random; each reply reports the
-    backend's own requests in flight (RIF) and its latency estimate, and
-    joins a pool of at most ``pool_size`` recent probes (the newest per
-    backend; the oldest is evicted when full; probes older than
-    ``max_age_s`` or used ``max_reuse`` times are dropped). A pick applies
-    the hot-cold lexicographic rule: probes whose RIF is above the
-    ``hot_quantile`` of the pool's RIFs are hot; among the cold ones the
+    Rule, as the paper gives it: with every request, ``probes_per_request``
+    probes (fractions accumulate) go to backends drawn at random; the reply
+    comes back later, asynchronously, and reports the backend's own
+    requests in flight (RIF) and its estimate of the latency of a request
+    arriving now (the median latency of its recent requests that arrived to
+    the same RIF: ``ServiceQueue.latency_estimate``). Replies join a pool of
+    at most ``pool_size`` probes (the newest per backend; the oldest evicted
+    when full; older than ``max_age_s`` dropped). A pick applies the
+    hot-cold lexicographic rule: a probe whose RIF is above the
+    ``hot_quantile`` of the pool's RIFs is hot; among the cold ones the
     lowest latency wins (then the lowest RIF), so a hot backend is never
     chosen while a cold one is known. The chosen probe's RIF is raised by
-    one, since this request now adds to it. With no usable probe it falls
-    back to two random choices on the balancer's own in-flight count. Cost
-    O(pool_size), independent of the number of backends.
+    one (this request adds to it) and it is dropped after ``max_reuse``
+    uses. After each pick ``remove_per_request`` probes (fractions
+    accumulate) are removed, the worst first: the hottest if any is hot,
+    else the slowest, so that the pool keeps the backends worth choosing.
+
+    ``max_reuse`` 0 (the default) derives the reuse budget from the rates,
+    as the paper does (the formula is ours; the paper's aim, a pool that
+    does not run dry, is the one it serves): each request
+    brings ``probes_per_request`` probes, of which about pool_size / fleet
+    replace a probe of the same backend, and takes ``remove_per_request``
+    plus 1 / reuse; the budget is the smallest whole number of uses that
+    leaves a margin of one probe per request (at most ``pool_size``).
+
+    With no usable probe it falls back to two random choices on the
+    balancer's own in-flight count. Cost O(pool_size), independent of the
+    number of backends.
     """
 
     name = "probing"
-    summary = "Prequal-style: probes backends' in-flight and latency, avoids hot ones"
+    summary = "Prequal: async probes of backends' in-flight and latency; hot-cold rule"
 
     def __init__(
         self,
         rng: random.Random,
         *,
-        probes_per_request: float = 1.0,
+        probes_per_request: float = 3.0,
         pool_size: int = 16,
         max_age_s: float = 0.5,
-        max_reuse: int = 3,
-        hot_quantile: float = 0.8,
+        max_reuse: int = 0,
+        hot_quantile: float = 0.84,
+        remove_per_request: float = 1.0,
     ) -> None:
         super().__init__(rng)
         check_number("strategy_options.probes_per_request", probes_per_request, low=0.0, high=16)
         check_number("strategy_options.pool_size", pool_size, low=1, high=4096, integer=True)
         check_number("strategy_options.max_age_s", max_age_s, low=0.0, low_open=True)
-        check_number("strategy_options.max_reuse", max_reuse, low=1)
+        check_number("strategy_options.max_reuse", max_reuse, low=0, integer=True)
         check_number("strategy_options.hot_quantile", hot_quantile, low=0.0, high=1.0)
+        check_number("strategy_options.remove_per_request", remove_per_request, low=0.0, high=16)
         self.probes_per_request = float(probes_per_request)
         self.pool_size = int(pool_size)
         self.max_age_s = float(max_age_s)
         self.max_reuse = int(max_reuse)
         self.hot_quantile = float(hot_quantile)
+        self.remove_per_request = float(remove_per_request)
+        self._reuse = self.max_reuse or 1
+        self._reuse_for = -1  # the fleet size the derived budget was computed for
         self._pool: list[_Probe] = []
         self._credit = 0.0
+        self._removal_credit = 0.0
         self.fallbacks = 0
+
+    def _reuse_budget(self, fleet: int) -> int:
+        if self.max_reuse:
+            return self.max_reuse
+        if fleet != self._reuse_for:
+            self._reuse_for = fleet
+            replacing = min(1.0, self.pool_size / fleet)
+            net = self.probes_per_request * (1.0 - replacing) - self.remove_per_request
+            # uses needed so that net arrivals cover 1 / uses with a margin of one
+            self._reuse = (
+                self.pool_size if net <= 0 else min(self.pool_size, max(1, math.ceil(2.0 / net)))
+            )
+        return self._reuse
 
     def probes(self, pool: Pool, now: float) -> Sequence[BackendState]:
         self._credit += self.probes_per_request
@@ -130,9 +174,24 @@ class Probing(Strategy):
         assert chosen is not None  # the threshold is one of the RIFs, so one is cold
         chosen.in_flight += 1.0
         chosen.uses += 1
-        if chosen.uses >= self.max_reuse:
+        if chosen.uses >= self._reuse_budget(len(members)):
             fresh.remove(chosen)
+        self._remove_worst(fresh, threshold)
         return chosen.backend
+
+    def _remove_worst(self, probes: list[_Probe], threshold: float) -> None:
+        """Drop ``remove_per_request`` probes: the hottest while any is hot, else the slowest
+        (the last probe stays: it is better than falling back blind)."""
+        self._removal_credit += self.remove_per_request
+        while self._removal_credit >= 1.0:
+            self._removal_credit -= 1.0
+            if len(probes) <= 1:
+                continue
+            worst = 0
+            for k in range(1, len(probes)):
+                if _worse(probes[k], probes[worst], threshold):
+                    worst = k
+            del probes[worst]
 
     def _fallback(
         self,
