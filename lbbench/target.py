@@ -246,7 +246,7 @@ class Target:
                     recoveries.append(start + fault.end_s)
             for end in [r for r in recoveries if r <= now]:
                 recoveries.remove(end)
-                self.faults.recover()
+                self.faults.end_timed()
                 self.queue.pump(now)
         self._to_balancer([p.BYE])
         for sock in self.sockets:

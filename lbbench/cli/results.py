@@ -44,6 +44,10 @@ def add_parsers(commands: Any) -> None:
         default="p99",
         help="metrics in order (lexicographic), e.g. error_rate,p99 (default p99)",
     )
+    rnk.add_argument(
+        "--within",
+        help="matrix axes whose values are ranked apart, e.g. load,fault (a sweep's cells)",
+    )
     rnk.add_argument("--alpha", type=float, default=0.05, help="family-wise error (default 0.05)")
     rnk.add_argument("--json", action="store_true", help="print the rankings as JSON")
     rnk.set_defaults(func=rank)
@@ -274,7 +278,8 @@ def rank(args: argparse.Namespace) -> int:
 
     by = parse_by(args.by)
     check_number("--alpha", args.alpha, low=0.0, high=0.5, low_open=True)
-    groups = experiments(load_sets(args.results))
+    within = [axis.strip() for axis in (args.within or "").split(",") if axis.strip()]
+    groups = experiments(load_sets(args.results), within)
     rankings = [rank_experiment(rows, by, name, args.alpha) for name, rows in groups.items()]
     if args.json:
         print(json.dumps([r.as_dict() for r in rankings], indent=1))

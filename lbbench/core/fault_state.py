@@ -50,6 +50,21 @@ class FaultState:
         self._period = -1  # the period whose factor is cached
         self._antagonist_factor = 1.0
 
+    def end_timed(self) -> None:
+        """A fault with a duration is over: clear the faults, but not an antagonist, which is
+        the machine's condition, not a fault that ends (a ``recover`` command clears it)."""
+        kept = (
+            self.antagonist_max,
+            self.antagonist_dwell,
+            self.antagonist_seed,
+            self.antagonist_origin,
+        )
+        self.recover()
+        if kept[1]:
+            self.antagonist_max, self.antagonist_dwell, self.antagonist_seed = kept[:3]
+            self.antagonist_origin = kept[3]
+            self.healthy = False
+
     def apply(self, command: Mapping[str, Any], now: float) -> None:
         kind = command["kind"]
         self.healthy = kind == "recover"

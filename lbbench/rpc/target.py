@@ -92,11 +92,14 @@ class GrpcTarget(lbbench_pb2_grpc.LbbenchServicer):
         await self._update_health()
         if "duration_s" in command:  # then it recovers, as a profile's fault does
             self.loop.call_later(
-                command["duration_s"], lambda: asyncio.ensure_future(self.recover())
+                command["duration_s"], lambda: asyncio.ensure_future(self.end_timed())
             )
 
-    async def recover(self) -> None:
-        await self.apply({"kind": "recover"})
+    async def end_timed(self) -> None:
+        """A fault with a duration is over (an antagonist stays: FaultState.end_timed)."""
+        self.faults.end_timed()
+        self.queue.pump(self.loop.time())
+        await self._update_health()
 
     async def _update_health(self) -> None:
         faults = self.faults
@@ -139,7 +142,7 @@ async def _serve(
     for fault in schedule:
         loop.call_later(fault.at_s, lambda f=fault: loop.create_task(target.apply(f.command())))
         if fault.end_s is not None:
-            loop.call_later(fault.end_s, lambda: loop.create_task(target.recover()))
+            loop.call_later(fault.end_s, lambda: loop.create_task(target.end_timed()))
     stopped = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopped.set)

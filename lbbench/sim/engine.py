@@ -305,7 +305,7 @@ class Simulation:
             if not target.alive:
                 self._push(at + self.options.restart_s, _RESTART, target, None)
         elif target.alive:
-            target.faults.recover()
+            target.faults.end_timed()
             target.queue.pump(at)
 
     # ------------------------------------------------------------ actions

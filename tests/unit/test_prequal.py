@@ -211,3 +211,14 @@ def test_probes_go_out_at_the_configured_rate_to_distinct_backends():
     sent = [strategy.probes(Pool(backends), 0.0) for _ in range(4)]
     assert [len(s) for s in sent] == [2, 3, 2, 3]
     assert all(len({b.id for b in s}) == len(s) for s in sent)
+
+
+def test_a_timed_fault_ends_but_the_antagonist_stays_until_a_recover():
+    faults = antagonised()
+    with_antagonist = faults.factor_at(12.5)
+    faults.apply(parse_command({"kind": "error_rate", "p": 0.5}), 12.0)
+    faults.end_timed()  # the error fault's duration is over
+    assert (faults.error_p, faults.factor_at(12.5)) == (0.0, with_antagonist)
+    assert not faults.healthy  # the service queue must keep asking
+    faults.apply(parse_command({"kind": "recover"}), 13.0)
+    assert (faults.healthy, faults.factor_at(13.5)) == (True, 1.0)
