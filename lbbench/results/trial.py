@@ -49,7 +49,7 @@ class RouterView:
     timeouts: Mapping[str, int] = field(default_factory=dict)
     counters: Mapping[str, int] = field(default_factory=dict)
     strategy_status: Mapping[str, Any] = field(default_factory=dict)
-    rif_counts: Mapping[str, int] = field(default_factory=dict)  # None known: grpcio's
+    rif_counts: Mapping[str, int] = field(default_factory=dict)  # empty: nobody counted (grpcio)
 
     @classmethod
     def from_snapshot(cls, snapshot: Mapping[str, Any]) -> RouterView:

@@ -86,6 +86,14 @@ class WinnerMap:
             return "-" if high <= 0 else "inf"
         return f"{high / low:.2f}x"
 
+    def grid(self) -> list[tuple[str, list[Cell | None]]]:
+        """The map row by row: each row's label and its cells across (None: not run)."""
+        return [(row, [self.cells.get((row, c)) for c in self.columns]) for row in self.rows]
+
+    def title(self) -> str:
+        better = "lowest" if metric(self.spec.metric).lower_is_better else "highest"
+        return f"winner map: {better} {self.spec.metric} per cell"
+
     def wins(self) -> dict[str, int]:
         """Cells each contender wins (clear wins only), most first."""
         counted: dict[str, int] = {}
@@ -155,12 +163,9 @@ def map_summary(result: Mapping[str, Any], spec: MapSpec):
     from rich.table import Table
 
     table = Table(
-        title=f"winner map ({len(built.cells)} cells, lowest {spec.metric}"
-        if metric(spec.metric).lower_is_better
-        else f"winner map ({len(built.cells)} cells, highest {spec.metric}",
+        title=f"{built.title()}, {len(built.cells)} cells: how many each contender wins",
         title_justify="left",
     )
-    table.title = f"{table.title}): cells each contender wins"
     table.add_column("contender")
     table.add_column("clear wins", justify="right")
     table.add_column("wins the trials cannot tell apart", justify="right")
@@ -207,25 +212,21 @@ def map_table(result: Mapping[str, Any], spec: MapSpec):
     from rich.table import Table
 
     built = build_map(result, spec)
-    chosen = metric(spec.metric)
-    title = (
-        f"winner map: lowest {spec.metric}" if chosen.lower_is_better else f"highest {spec.metric}"
-    ) + " per cell; margin over the runner-up; * = Mann-Whitney p < 0.05"
+    title = built.title() + "; margin over the runner-up; * = Mann-Whitney p < 0.05"
     table = Table(title=title, title_justify="left")
     table.add_column(" / ".join(spec.rows))
     for column in built.columns:
         table.add_column(column, justify="left")
-    for row in built.rows:
-        cells = []
-        for column in built.columns:
-            cell = built.cells.get((row, column))
+    for row, cells in built.grid():
+        shown = []
+        for cell in cells:
             if cell is None:
-                cells.append("-")
+                shown.append("-")
                 continue
             mark = "*" if cell.clear else ""
             invalid = "" if cell.valid else " (INVALID)"
-            cells.append(f"{cell.winner.contender} {built.margin(cell)}{mark}{invalid}")
-        table.add_row(row, *cells)
+            shown.append(f"{cell.winner.contender} {built.margin(cell)}{mark}{invalid}")
+        table.add_row(row, *shown)
     return table
 
 
@@ -249,10 +250,9 @@ def render_map(result: Mapping[str, Any], spec: MapSpec) -> str:
     e = html.escape
     head = "".join(f"<th>{e(c)}</th>" for c in built.columns)
     body = []
-    for row in built.rows:
+    for row, row_cells in built.grid():
         cells = []
-        for column in built.columns:
-            cell = built.cells.get((row, column))
+        for cell in row_cells:
             if cell is None:
                 cells.append("<td>-</td>")
                 continue
