@@ -446,7 +446,15 @@ class _Parts:
     ) -> Scenario:
         if self.fleet is None:
             raise ConfigError(join(where, "fleet"), "missing (in the scenario or in [defaults])")
-        profile = _fleet(*self._fleet_with_fields())
+        try:
+            profile = _fleet(*self._fleet_with_fields())
+        except ConfigError as error:
+            # a bad value a matrix cell set: name the cell, not the fleet it was set on
+            given = {f"synthetic.{field}": at for field, _, at in self.fleet_fields}
+            field = error.where.rpartition("fleet.")[2]
+            if field in given:
+                raise ConfigError(given[field], error.message) from None
+            raise
         if self.faults is not None:
             profile = _with_faults(profile, *self.faults)
         load_spec = _load(profile, self.load, where)

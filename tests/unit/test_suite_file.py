@@ -226,6 +226,12 @@ BAD = [
         "needs a synthetic fleet",
     ),
     (
+        "[[scenario]]\nfleet = { synthetic = { backends = 4 } }\n"
+        "matrix.n = [{ label = 'none', 'fleet.synthetic.backends' = 0 }]",
+        "s.toml: scenario[0].matrix.n[0].fleet.synthetic.backends",
+        ">= 1",
+    ),
+    (
         "[[scenario]]\nfleet = 'uniform'\nmatrix.strategy = ['p2c']\n[rank]\nwithin = 'load'",
         "s.toml: rank.within",
         "no matrix axis 'load' (axes: strategy)",

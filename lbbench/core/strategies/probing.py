@@ -132,12 +132,17 @@ class Probing(Strategy):
 
     def on_probe(self, backend: BackendState, in_flight: int, latency: float, now: float) -> None:
         probes = self._pool
-        for i, probe in enumerate(probes):
+        same = -1
+        oldest = 0
+        for i in range(len(probes)):  # one pass: this backend's old probe, and the oldest
+            probe = probes[i]
             if probe.backend is backend:
-                del probes[i]
-                break
-        if len(probes) >= self.pool_size:
-            oldest = min(range(len(probes)), key=lambda k: probes[k].at)
+                same = i
+            if probe.at < probes[oldest].at:
+                oldest = i
+        if same >= 0:
+            del probes[same]
+        elif len(probes) >= self.pool_size:
             del probes[oldest]
         probes.append(_Probe(backend, float(in_flight), latency, now))
 
