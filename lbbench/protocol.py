@@ -24,7 +24,7 @@ from typing import Any
 
 import zmq
 
-from lbbench.vocabulary import WORK_STEP
+from lbbench.vocabulary import attempt_quantile
 
 READY = b"READY"
 HB = b"HB"
@@ -174,14 +174,14 @@ def payload_with_work(quantile: float, size: int) -> bytes:
 
 def payload_for_attempt(payload: bytes, ordinal: int) -> bytes:
     """The payload of a request's attempt number ``ordinal`` (0: the first): with a work
-    quantile q, the n-th attempt carries (q + n * WORK_STEP) mod 1 (lbbench.vocabulary);
+    quantile q, the n-th attempt carries ``vocabulary.attempt_quantile(q, n)``;
     any other payload goes as it came."""
     if ordinal == 0:
         return payload
     quantile = work_of(payload)
     if quantile is None:
         return payload
-    stepped = (quantile + WORK_STEP * ordinal) % 1.0
+    stepped = attempt_quantile(quantile, ordinal)
     return _WORK.pack(WORK_MARK, stepped) + payload[WORK_BYTES:]
 
 

@@ -35,6 +35,12 @@ class Outcome(StrEnum):
 # give every attempt the same work.
 WORK_STEP = 0.6180339887498949  # the golden ratio's fraction: steps that never repeat
 
+
+def attempt_quantile(quantile: float, ordinal: int) -> float:
+    """The work quantile of a request's attempt number ``ordinal`` (0: the first)."""
+    return (quantile + WORK_STEP * ordinal) % 1.0
+
+
 OK = Outcome.OK
 ERROR = Outcome.ERROR
 TIMEOUT = Outcome.TIMEOUT

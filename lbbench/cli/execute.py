@@ -41,11 +41,6 @@ def execute(
 
         published = plan.suite.published
         tables = [*tables, lambda data: published_table(data, published)]
-    if plan.suite is not None and plan.suite.winner_map is not None:
-        from lbbench.results.winner_map import map_summary
-
-        spec = plan.suite.winner_map
-        tables = [*tables, lambda data: map_summary(data, spec)]
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -116,12 +111,15 @@ def execute(
             out.print(f"{len(results)} scenarios (each one's figures are in the result set)")
         for table in tables:  # views of the result a suite adds (e.g. the scale study's)
             out.print(table(data))
-        out.print(f"result set: {path}")
+        built = None
         if plan.suite is not None and plan.suite.winner_map is not None:
-            from lbbench.results.winner_map import map_path, write_map
+            from lbbench.results.winner_map import build_map, map_path, map_summary, write_map
 
-            written = write_map(data, plan.suite.winner_map, map_path(Path(path)))
-            out.print(f"winner map: {written}")
+            built = build_map(data, plan.suite.winner_map)
+            out.print(map_summary(built))
+        out.print(f"result set: {path}")
+        if built is not None:
+            out.print(f"winner map: {write_map(data, built, map_path(Path(path)))}")
     if plan.suite is not None and plan.suite.rank_by:
         rank_suite(data, plan.suite.rank_by, console if args.json else out, plan.suite.rank_within)
     for line in problems(data):

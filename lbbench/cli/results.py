@@ -305,11 +305,11 @@ def winner_map(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from lbbench.results.compare import load_sets
-    from lbbench.results.winner_map import map_path, map_summary, spec_of, write_map
+    from lbbench.results.winner_map import build_map, map_path, map_summary, spec_of, write_map
 
     [(name, data), *_] = load_sets([args.result])
-    spec = spec_of(data, name)
-    path = write_map(data, spec, Path(args.out) if args.out else map_path(Path(name)))
-    Console().print(map_summary(data, spec))
+    built = build_map(data, spec_of(data, name))
+    path = write_map(data, built, Path(args.out) if args.out else map_path(Path(name)))
+    Console().print(map_summary(built))
     print(f"winner map: {path}")
     return 0

@@ -35,7 +35,20 @@ class FaultState:
         self.recover()
 
     def recover(self) -> None:
-        self.healthy = True  # no fault in force: lets the hot paths skip every check
+        """Clear everything, an antagonist too."""
+        self.antagonist_max = 0.0
+        self.antagonist_dwell = 0.0
+        self.antagonist_seed = 0
+        self.antagonist_origin = 0.0  # where period 0 begins
+        self._period = -1  # the period whose factor is cached
+        self._antagonist_factor = 1.0
+        self.end_timed()
+
+    def end_timed(self) -> None:
+        """A fault with a duration is over: clear the faults, but not an antagonist, which is
+        the machine's condition, not a fault that ends (a ``recover`` command clears it)."""
+        # no fault in force lets the hot paths skip every check; an antagonist is one
+        self.healthy = self.antagonist_dwell == 0.0
         self.error_p = 0.0
         self.slow_factor = 1.0
         self.hanging = False
@@ -43,27 +56,6 @@ class FaultState:
         self.dropped = False
         self.flap_period = 0.0
         self.flap_start = 0.0
-        self.antagonist_max = 0.0
-        self.antagonist_dwell = 0.0
-        self.antagonist_seed = 0
-        self.antagonist_origin = 0.0  # where period 0 begins
-        self._period = -1  # the period whose factor is cached
-        self._antagonist_factor = 1.0
-
-    def end_timed(self) -> None:
-        """A fault with a duration is over: clear the faults, but not an antagonist, which is
-        the machine's condition, not a fault that ends (a ``recover`` command clears it)."""
-        kept = (
-            self.antagonist_max,
-            self.antagonist_dwell,
-            self.antagonist_seed,
-            self.antagonist_origin,
-        )
-        self.recover()
-        if kept[1]:
-            self.antagonist_max, self.antagonist_dwell, self.antagonist_seed = kept[:3]
-            self.antagonist_origin = kept[3]
-            self.healthy = False
 
     def apply(self, command: Mapping[str, Any], now: float) -> None:
         kind = command["kind"]

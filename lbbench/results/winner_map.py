@@ -90,15 +90,19 @@ class WinnerMap:
         """The map row by row: each row's label and its cells across (None: not run)."""
         return [(row, [self.cells.get((row, c)) for c in self.columns]) for row in self.rows]
 
-    def title(self) -> str:
-        better = "lowest" if metric(self.spec.metric).lower_is_better else "highest"
-        return f"winner map: {better} {self.spec.metric} per cell"
+    @property
+    def better(self) -> str:
+        return "lowest" if metric(self.spec.metric).lower_is_better else "highest"
 
-    def wins(self) -> dict[str, int]:
-        """Cells each contender wins (clear wins only), most first."""
+    def title(self) -> str:
+        return f"winner map: {self.better} {self.spec.metric} per cell"
+
+    def wins(self, clear: bool = True) -> dict[str, int]:
+        """Cells each contender wins, most first: the clear wins, or (``clear`` False) the
+        wins the trials cannot tell from the runner-up."""
         counted: dict[str, int] = {}
         for cell in self.cells.values():
-            if cell.clear:
+            if cell.clear == clear:
                 counted[cell.winner.contender] = counted.get(cell.winner.contender, 0) + 1
         return dict(sorted(counted.items(), key=lambda item: -item[1]))
 
@@ -155,11 +159,10 @@ def build_map(result: Mapping[str, Any], spec: MapSpec) -> WinnerMap:
 MAX_COLUMNS = 8  # wider maps are only in the HTML page
 
 
-def map_summary(result: Mapping[str, Any], spec: MapSpec):
+def map_summary(built: WinnerMap):
     """For the terminal: the map itself when it is narrow enough, else each contender's wins."""
-    built = build_map(result, spec)
     if len(built.columns) <= MAX_COLUMNS:
-        return map_table(result, spec)
+        return map_table(built)
     from rich.table import Table
 
     table = Table(
@@ -169,11 +172,7 @@ def map_summary(result: Mapping[str, Any], spec: MapSpec):
     table.add_column("contender")
     table.add_column("clear wins", justify="right")
     table.add_column("wins the trials cannot tell apart", justify="right")
-    unclear: dict[str, int] = {}
-    for cell in built.cells.values():
-        if not cell.clear:
-            unclear[cell.winner.contender] = unclear.get(cell.winner.contender, 0) + 1
-    clear = built.wins()
+    clear, unclear = built.wins(), built.wins(clear=False)
     for name in sorted(set(clear) | set(unclear), key=lambda n: (-clear.get(n, 0), n)):
         table.add_row(name, str(clear.get(name, 0)), str(unclear.get(name, 0)))
     return table
@@ -184,10 +183,10 @@ def map_path(result_path: Path) -> Path:
     return result_path.with_name(result_path.stem + ".map.html")
 
 
-def write_map(result: Mapping[str, Any], spec: MapSpec, path: Path) -> Path:
-    """Write the HTML map to ``path``."""
+def write_map(result: Mapping[str, Any], built: WinnerMap, path: Path) -> Path:
+    """Write the HTML map of ``result`` to ``path``."""
     try:
-        path.write_text(render_map(result, spec), encoding="utf-8")
+        path.write_text(render_map(result, built), encoding="utf-8")
     except OSError as error:
         raise LbbenchError(str(path), f"cannot write the winner map: {error.strerror}") from None
     return path
@@ -207,14 +206,13 @@ def spec_of(result: Mapping[str, Any], where: str) -> MapSpec:
     )
 
 
-def map_table(result: Mapping[str, Any], spec: MapSpec):
+def map_table(built: WinnerMap):
     """The rich table: each cell's winner and margin (* when the trials tell it apart)."""
     from rich.table import Table
 
-    built = build_map(result, spec)
     title = built.title() + "; margin over the runner-up; * = Mann-Whitney p < 0.05"
     table = Table(title=title, title_justify="left")
-    table.add_column(" / ".join(spec.rows))
+    table.add_column(" / ".join(built.spec.rows))
     for column in built.columns:
         table.add_column(column, justify="left")
     for row, cells in built.grid():
@@ -237,9 +235,10 @@ _PALETTE = [
 ]  # fmt: skip
 
 
-def render_map(result: Mapping[str, Any], spec: MapSpec) -> str:
-    """The winner map as one self-contained HTML page: the map, then the table behind it."""
-    built = build_map(result, spec)
+def render_map(result: Mapping[str, Any], built: WinnerMap) -> str:
+    """The winner map of ``result`` as one self-contained HTML page: the map, then the table
+    behind it."""
+    spec = built.spec
     chosen: Metric = metric(spec.metric)
     wins = built.wins()
     contenders = sorted(
@@ -305,7 +304,6 @@ def render_map(result: Mapping[str, Any], spec: MapSpec) -> str:
                 + "</tr>"
             )
     unit = f" ({chosen.unit})" if chosen.unit else ""
-    better = "lowest" if chosen.lower_is_better else "highest"
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>lbbench winner map</title>"
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
@@ -313,7 +311,7 @@ def render_map(result: Mapping[str, Any], spec: MapSpec) -> str:
         "th{background:#f4f4f4}small{color:#333}</style></head><body>"
         f"<h1>Winner map: {e(result.get('label', ''))}</h1>"
         f"<p>Run {e(str(result.get('run_id', '')))}. Each cell: the contender "
-        f"({e(' '.join(spec.contenders))}) with the {better} {e(spec.metric)}{e(unit)} "
+        f"({e(' '.join(spec.contenders))}) with the {built.better} {e(spec.metric)}{e(unit)} "
         "(median over trials, all contenders on the same seeds), and its margin over the "
         "runner-up. A contender whose error rate is more than "
         f"{100 * spec.max_extra_errors:g} points above the cell's lowest cannot win on latency "

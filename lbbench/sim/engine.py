@@ -46,7 +46,7 @@ from lbbench.scenario.scenario import Scenario, is_grpc
 from lbbench.sim.options import SimOptions
 from lbbench.sim.report import SimReport
 from lbbench.sim.targets import DONE, SimTarget
-from lbbench.vocabulary import WORK_STEP
+from lbbench.vocabulary import attempt_quantile
 
 # heap event kinds
 _TIMER = 1
@@ -333,7 +333,7 @@ class Simulation:
                         more.extend(router.on_send_failed(at, action.attempt))
                         continue
                     request = self._requests[action.request]
-                    work = (request[1] + WORK_STEP * request[2]) % 1.0
+                    work = attempt_quantile(request[1], request[2])
                     request[2] += 1
                     if hop > 0:
                         self._to_target.append((at + hop, target, action.attempt, work))

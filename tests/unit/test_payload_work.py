@@ -12,6 +12,7 @@ from lbbench import protocol as p
 from lbbench.core.latency import Latency
 from lbbench.scenario.profiles import TargetSpec
 from lbbench.target import Target
+from lbbench.vocabulary import WORK_STEP
 
 MARK = p.WORK_MARK
 
@@ -49,8 +50,8 @@ def test_the_target_serves_the_carried_quantile_and_draws_otherwise():
     ("payload", "ordinal", "work"),
     [
         (p.payload_with_work(0.25, 32), 0, 0.25),  # the first attempt: as sent
-        (p.payload_with_work(0.25, 32), 1, (0.25 + p.WORK_STEP) % 1.0),  # a retry or hedge
-        (p.payload_with_work(0.9, 32), 2, (0.9 + 2 * p.WORK_STEP) % 1.0),
+        (p.payload_with_work(0.25, 32), 1, (0.25 + WORK_STEP) % 1.0),  # a retry or hedge
+        (p.payload_with_work(0.9, 32), 2, (0.9 + 2 * WORK_STEP) % 1.0),
         (b"x" * 32, 3, None),  # someone else's payload goes as it came
     ],
 )

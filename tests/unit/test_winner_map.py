@@ -82,7 +82,7 @@ def test_the_html_map_lays_out_every_cell_and_the_table_behind_it():
             scenario("rr", "0.9", [90, 92, 91, 95]),
         ],
     }
-    page = render_map(result, spec_of(result, "r.json"))
+    page = render_map(result, build_map(result, spec_of(result, "r.json")))
     assert page.count("<td style=") == 2  # two cells, both won clearly by p2c
     assert "p2c: 2 clear wins" in page
     assert page.count("<tr><td>") == 4  # the table behind: every contender of every cell
