@@ -137,6 +137,7 @@ def stats(balancer: Balancer, now: float) -> dict[str, Any]:
             "received": balancer.received,
             "answered": balancer.answered,
             "malformed": balancer.malformed,
+            "refused_ready": balancer.refused_ready,
             "shed": {
                 "queue": balancer.shed_queue,
                 "waited": balancer.shed_waited,

@@ -61,6 +61,7 @@ _READ_BATCH = 1024  # requests read into the inbox at a time: reading is cheap
 _ROUTE_BUDGET_S = 0.005  # routing from the inbox stops after this long, to read again
 _BACKLOG_RETRY_S = 0.001  # how soon a reply held for a slow client is tried again
 _EXIT_FLUSH_S = 1.0  # at exit, how long replies held for slow clients may still go out
+MAX_REFUSALS_LOGGED = 100  # peers whose refused READY gets a line in the log (all are counted)
 _MALFORMED = MALFORMED.encode()
 _OVERLOADED = OVERLOADED.encode()
 _UNAVAILABLE = UNAVAILABLE.encode()
@@ -142,6 +143,8 @@ class Balancer:
         self._draining = False
         self._stop = False
         self.malformed = 0
+        self.refused_ready = 0  # READYs refused: a bad id or metadata, or too many backends
+        self._refusals_logged: set[str] = set()
         self.received = 0
         self.answered = 0
         self.shed_waited = 0  # answered overloaded: waited in the inbox past max_wait_s
@@ -344,7 +347,12 @@ class Balancer:
             try:
                 backend = backend_from_ready(sender, frames[2], self.known, router.backends)
             except (p.ProtocolError, LbbenchError) as error:
-                print(f"balancer: ignored READY from {sender!r}: {error}", file=sys.stderr)
+                self.refused_ready += 1
+                # one line per peer (a peer repeating itself does not flood the log)
+                logged = self._refusals_logged
+                if len(logged) < MAX_REFUSALS_LOGGED and sender not in logged:
+                    logged.add(sender)
+                    print(f"balancer: refused READY from {sender!r}: {error}", file=sys.stderr)
                 return
             self._execute(router.on_join(now, backend), now)
         elif command == p.PROBED and len(frames) == 5:

@@ -1,6 +1,8 @@
 """Who is on the balancer's backend socket: targets' announcements checked, silence noticed.
 
-A target announces itself with ``READY`` and a JSON object; its ``weight``
+A target announces itself with ``READY`` and a JSON object. Its routing id
+must be a target id (letters, digits and ``._:-``, at most 64 characters:
+it is shown in logs and pages); its ``weight``
 (an integer, 1 to 10 000) and ``tier`` (0 to 100) are checked like a
 profile's, unless the balancer was given the fleet's profile, whose values
 win. Every message from a peer counts as hearing from it; a joined target
@@ -16,6 +18,7 @@ from typing import Any
 
 from lbbench import protocol as p
 from lbbench.checks import check_number
+from lbbench.core.backend_spec import id_problem
 from lbbench.core.backends import Backend
 from lbbench.errors import ConfigError
 from lbbench.schema import convert
@@ -34,6 +37,9 @@ def backend_from_ready(
 ) -> Backend:
     """The backend a READY announces (ProtocolError or ConfigError when it is not acceptable);
     ``records``: the backends the balancer has a record of."""
+    problem = id_problem(sender)
+    if problem is not None:
+        raise ConfigError("READY routing id", problem)
     if sender not in records and len(records) >= MAX_BACKENDS:
         raise ConfigError("READY", f"{MAX_BACKENDS} backends on record already: no new ones")
     meta: Any = p.decode_json(frame, "READY")

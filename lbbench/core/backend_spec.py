@@ -8,11 +8,29 @@ a bare TypeError. Made on joins only, so nothing is lost by not compiling it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from lbbench.errors import ConfigError
 
-ID_MAX_BYTES = 255  # ZeroMQ routing ids are at most 255 bytes
+# A target id is a peer's ZeroMQ routing id, and it ends up in logs, tables,
+# HTML pages and file names: a short safe alphabet keeps every one of those
+# from having to escape it (a peer once joined as ``<img onerror=...>``).
+ID_MAX_CHARS = 64
+ID_ALPHABET = "letters, digits and . _ : -"
+_ID = re.compile(rf"[A-Za-z0-9._:-]{{1,{ID_MAX_CHARS}}}")
+ID_MAX_BYTES = ID_MAX_CHARS  # the alphabet is ASCII: one byte a character
+
+
+def id_problem(value: object) -> str | None:
+    """Why ``value`` cannot be a target id, or None when it can."""
+    if not isinstance(value, str) or not value:
+        return "must be a non-empty string"
+    if len(value) > ID_MAX_CHARS:
+        return f"must be at most {ID_MAX_CHARS} characters, got {len(value)}"
+    if _ID.fullmatch(value) is None:
+        return f"must use only {ID_ALPHABET}, got {value[:ID_MAX_CHARS]!r}"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,11 +47,10 @@ class Backend:
     tier: int = 0
 
     def __post_init__(self) -> None:
+        problem = id_problem(self.id)
+        if problem is not None:
+            raise ConfigError("backend.id", problem)
         where = f"backend {self.id!r}"
-        if not isinstance(self.id, str) or not self.id:
-            raise ConfigError("backend.id", "must be a non-empty string")
-        if len(self.id.encode()) > ID_MAX_BYTES:
-            raise ConfigError(f"{where}.id", f"must be at most {ID_MAX_BYTES} bytes")
         if isinstance(self.weight, bool) or not isinstance(self.weight, int) or self.weight < 1:
             raise ConfigError(f"{where}.weight", f"must be an integer >= 1, got {self.weight!r}")
         if isinstance(self.tier, bool) or not isinstance(self.tier, int) or self.tier < 0:

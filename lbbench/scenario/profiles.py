@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from lbbench.checks import check_number
-from lbbench.core.backends import ID_MAX_BYTES, Backend
+from lbbench.core.backend_spec import id_problem
+from lbbench.core.backends import Backend
 from lbbench.core.faults import Fault
 from lbbench.core.latency import Latency
 from lbbench.errors import ConfigError
@@ -32,13 +33,12 @@ class TargetSpec:
     latency: Latency = DEFAULT_LATENCY_MODEL
 
     def __post_init__(self) -> None:
-        if not self.id:
-            raise ConfigError("id", "must be a non-empty string")
+        problem = id_problem(self.id)
+        if problem is not None:
+            raise ConfigError("id", problem)
         check_number("weight", self.weight, low=1, integer=True)
         check_number("tier", self.tier, low=0, integer=True)
         check_number("capacity", self.capacity, low=1, integer=True)
-        if len(self.id.encode()) > ID_MAX_BYTES:  # it is the target's ZeroMQ routing id
-            raise ConfigError("id", f"must be at most {ID_MAX_BYTES} bytes")
 
     def backend(self) -> Backend:
         return Backend(self.id, self.weight, self.tier)

@@ -28,6 +28,7 @@ without a port) is refused before the swarm starts, with the reason.
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -56,6 +57,19 @@ DOWNLOADS = [
     {"href": "./balancer/result.json", "title": "Download the lbbench result set (JSON)"},
     {"href": "./balancer/report.html", "title": "Download the lbbench HTML report"},
 ]
+# Only the page's own script and style run (by a nonce made per page load);
+# it talks to its own server and nothing else, and cannot be framed.
+ENDPOINT_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+
+def page_policy(nonce: str) -> str:
+    return (
+        f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; "
+        "connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; "
+        "frame-ancestors 'none'"
+    )
+
+
 SAMPLING_STATES = ("spawning", "running", "stopping")  # Locust's runner states with load
 
 
@@ -158,7 +172,20 @@ def install(
 
     @app.route("/balancer")
     def balancer_page():
-        return PAGE.read_text(encoding="utf-8")
+        nonce = secrets.token_urlsafe(18)
+        page = Response(PAGE.read_text(encoding="utf-8").replace("{{NONCE}}", nonce))
+        page.headers["Content-Security-Policy"] = page_policy(nonce)
+        return page
+
+    @app.after_request
+    def guard_the_endpoints(response):
+        # The page sets its own policy (with its nonce); the JSON endpoints and
+        # the downloads get one that runs nothing, should a browser render them.
+        if request.path.startswith("/balancer/") or request.path == "/balancer":
+            response.headers.setdefault("Content-Security-Policy", ENDPOINT_POLICY)
+            response.headers["X-Content-Type-Options"] = "nosniff"
+            response.headers["Referrer-Policy"] = "no-referrer"
+        return response
 
     @app.route("/balancer/data")
     def balancer_data():

@@ -190,3 +190,81 @@ def test_a_host_the_users_cannot_call_is_refused_in_the_form(locust_ui, page):
     expect(page.get_by_text(re.compile("expected tcp://HOST:PORT"))).to_be_visible()
     state = json.loads(page.request.get(f"{ui.url}/stats/requests").text())["state"]
     assert state == "ready"  # no swarm started
+
+
+HOSTILE = "<img src=x onerror=\"document.title='PWNED'\">"
+
+
+def target_backend_endpoint(ui) -> str:
+    """The balancer's backend socket, read off a target process's command line."""
+    for process in psutil.Process(ui.process.pid).children(recursive=True):
+        words = process.cmdline()
+        if "target" in words and "--backend" in words:
+            return words[words.index("--backend") + 1]
+    raise AssertionError("no target process found")
+
+
+def nothing_injected(page) -> None:
+    assert page.title() == "lbbench: balancer under test"
+    assert page.locator("img").count() == 0
+    assert page.evaluate("() => window.__pwned === undefined")
+
+
+def test_a_peer_with_a_hostile_id_cannot_join_or_reach_the_page(locust_ui, page):
+    import zmq
+
+    ui = locust_ui("--targets", "uniform")
+    page.goto(f"{ui.url}/balancer")
+    expect(page.locator("#state")).to_contain_text("4 targets joined")
+    rogue = zmq.Context.instance().socket(zmq.DEALER)
+    rogue.setsockopt(zmq.LINGER, 0)
+    rogue.setsockopt(zmq.IDENTITY, HOSTILE.encode())
+    rogue.connect(target_backend_endpoint(ui))
+    try:
+        rogue.send_multipart([b"READY", b"{}"])
+        rogue.send_multipart([b"HB"])
+        assert rogue.poll(10_000), "the balancer never answered the rogue"
+        assert rogue.recv_multipart() == [b"WHO"]  # not joined: asked to announce itself
+        page.reload()
+        expect(page.locator("#rows tr")).to_have_count(4)
+        page.wait_for_timeout(1500)  # sleep-ok: two refreshes of the page, which must add nothing
+        expect(page.locator("#rows tr")).to_have_count(4)
+        nothing_injected(page)
+    finally:
+        rogue.close(0)
+
+
+def test_whatever_the_endpoints_say_the_page_shows_as_text(locust_ui, page):
+    """Even if hostile text got past the id check (a peer, a setting, a fault label), the page
+    puts it on the screen as text, and its policy would not run injected script anyway."""
+    ui = locust_ui("--targets", "uniform")
+    script = f"<script>window.__pwned = 1</script>{HOSTILE}"
+
+    def poisoned_data(route):
+        data = route.fetch().json()
+        for b in data["backends"]:
+            b["backend"] = f"{b['backend']} {script}"
+            b["health"] = f"healthy {HOSTILE}"
+        data["strategies"].append(script)
+        data["settings"][script] = script
+        route.fulfill(json=data)
+
+    def poisoned_history(route):
+        history = route.fetch().json()
+        fault = {"start": 0, "end": 1, "target": script, "kind": HOSTILE, "detail": {}}
+        history["faults"] = [fault]
+        route.fulfill(json=history)
+
+    page.route("**/balancer/data", poisoned_data)
+    page.route("**/balancer/history", poisoned_history)
+    response = page.goto(f"{ui.url}/balancer")
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'nonce-" in policy and "unsafe-inline" not in policy
+    expect(page.locator("#rows tr")).to_have_count(4, timeout=30_000)
+    expect(page.locator("#rows tr").first.locator("td").first).to_contain_text("<script>")
+    expect(page.locator("#strategy option", has_text="<script>")).to_have_count(1)
+    nothing_injected(page)
+    for endpoint in ("data", "history"):
+        headers = page.request.get(f"{ui.url}/balancer/{endpoint}").headers
+        assert headers["content-security-policy"].startswith("default-src 'none'")
+        assert headers["x-content-type-options"] == "nosniff"

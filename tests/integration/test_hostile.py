@@ -9,6 +9,7 @@ that the balancer is still running and still serving a well-formed client.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 import zmq
@@ -107,6 +108,37 @@ def test_a_ready_with_a_bad_weight_is_ignored(weight):
         ids = {b["id"] for b in rig.control({"cmd": "stats"})["backends"]}
         assert "rogue" not in ids
         rogue.close(0)
+
+
+HOSTILE_IDS = [
+    b"<img src=x onerror=\"document.title='PWNED'\">",  # once ran in the balancer page
+    b"t0 ",
+    b"\xff\xfe",
+    b"a" * 65,
+    b"tab\there",
+]
+
+
+def test_a_peer_whose_id_is_not_a_target_id_is_refused_once_in_the_log_and_counted():
+    with LiveProcesses(scenario("uniform", "p2c"), seed=1) as rig:
+        rig.wait_ready()
+        rogues = [peer(rig, identity) for identity in HOSTILE_IDS]
+        for _ in range(3):  # repeating itself gets a peer no more lines in the log
+            for rogue in rogues:
+                rogue.send_multipart([b"READY", b"{}"])
+        refused = len(HOSTILE_IDS) * 3
+        poll_until(
+            lambda: rig.control({"cmd": "stats"})["refused_ready"] == refused, 10, "the count"
+        )
+        alive_and_serving(rig)
+        ids = {b["id"] for b in rig.control({"cmd": "stats"})["backends"]}
+        assert ids == {"t0", "t1", "t2", "t3"}
+        for rogue in rogues:
+            rogue.close(0)
+        log = Path(rig.balancer.log.name).read_text(errors="replace")  # stderr: line-buffered
+        lines = [line for line in log.splitlines() if "refused READY" in line]
+        assert len(lines) == len(HOSTILE_IDS), lines
+        assert all("must" in line for line in lines), lines
 
 
 def test_a_second_peer_cannot_take_over_a_connected_targets_id():

@@ -47,7 +47,8 @@ BAD = [
     (TargetSpec, {"id": "t0", "weight": 0}, "f: target[0]", "f: target[0].weight", ">= 1"),
     (TargetSpec, {"id": "t0", "latency": 5}, "f: target[0]", "f: target[0].latency", "a table"),
     (TargetSpec, {"id": "t0", "latency": {"dist": "fixed"}}, "f: t", "f: t.latency.ms", "missing"),
-    (TargetSpec, {"id": "x" * 300}, "f: target[0]", "f: target[0].id", "at most 255 bytes"),
+    (TargetSpec, {"id": "x" * 300}, "f: target[0]", "f: target[0].id", "at most 64 characters"),
+    (TargetSpec, {"id": "<b>"}, "f: target[0]", "f: target[0].id", "only letters, digits"),
 ]  # fmt: skip
 
 
