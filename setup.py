@@ -32,6 +32,7 @@ COMPILED = [
     "lbbench/core/router.py",
     "lbbench/core/service.py",
     "lbbench/core/fault_state.py",
+    "lbbench/core/target_model.py",
     *sorted(
         str(path.relative_to(ROOT))
         for path in (ROOT / "lbbench/core/strategies").glob("*.py")
@@ -41,6 +42,7 @@ COMPILED = [
     # class constants, which compiled dataclasses take for fields. They run
     # as Python, called from the compiled router.
     "lbbench/sim/engine.py",
+    "lbbench/sim/events.py",
     "lbbench/sim/targets.py",
     "lbbench/results/recorder.py",
 ]

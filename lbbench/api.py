@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lbbench.errors import NotFoundError
 from lbbench.results.files import new_result_set, read_result, save_result
 from lbbench.results.metrics import metric
 from lbbench.results.rank import Ranking, experiments
@@ -100,12 +101,12 @@ class ResultSet:
         return all(s.valid for s in self.scenarios)
 
     def scenario(self, name: str) -> ScenarioResult:
-        """The scenario of this name (KeyError lists the names)."""
+        """The scenario of this name (a NotFoundError, a KeyError too, lists the names)."""
         for scenario in self.scenarios:
             if scenario.name == name:
                 return scenario
         names = ", ".join(s.name for s in self.scenarios)
-        raise KeyError(f"no scenario {name!r} (scenarios: {names})")
+        raise NotFoundError("scenario", f"no scenario {name!r} (scenarios: {names})")
 
     def rank(self, by: Sequence[str] = ("p99",), alpha: float = 0.05) -> list[Ranking]:
         """Each experiment's scenarios ranked (``lbbench rank``); ``refused`` says when not."""

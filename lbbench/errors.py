@@ -19,3 +19,10 @@ class LbbenchError(Exception):
 
 class ConfigError(LbbenchError):
     """A configuration value is missing, of the wrong type or out of range."""
+
+
+class NotFoundError(LbbenchError, KeyError):
+    """A name that is not there (a metric, a scenario of a result set): one line for the
+    command line, and still a KeyError for code that catches one."""
+
+    __str__ = Exception.__str__  # (KeyError's would put the line in quotes)

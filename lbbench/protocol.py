@@ -14,6 +14,9 @@ Attempt ids are 8-byte big-endian unsigned integers. On the hot path
 (REQ, REP) the command, the attempt id and the status share one header
 frame: every frame costs a socket call, and these two messages are most
 of the traffic.
+
+Pure: no pyzmq here (``lbbench.zmq_io`` moves the frames), so the gRPC
+target and the simulator read payloads with it without the live stack.
 """
 
 from __future__ import annotations
@@ -22,9 +25,7 @@ import json
 import struct
 from typing import Any
 
-import zmq
-
-from lbbench.vocabulary import attempt_quantile
+from lbbench.vocabulary import MALFORMED, attempt_quantile
 
 READY = b"READY"
 HB = b"HB"
@@ -44,41 +45,11 @@ DEFAULT_CONTROL = "tcp://127.0.0.1:5557"
 
 STATUS_OK = b"ok"
 STATUS_ERROR = b"error"
+STATUS_MALFORMED = MALFORMED.encode()
 
 _U64 = struct.Struct(">Q")
 _U32 = struct.Struct(">I")
 pack_id = _U64.pack
-
-
-_MORE = int(zmq.SNDMORE)
-_NOBLOCK = int(zmq.NOBLOCK)
-# The compiled socket methods, without pyzmq's pure-Python wrappers (keyword
-# handling, enum flag arithmetic) that profiling showed to cost more than the
-# sends and receives themselves in the balancer's hot loop.
-_send = zmq.backend.Socket.send
-_recv = zmq.backend.Socket.recv
-
-
-def send_frames(sock: zmq.Socket, frames: list[bytes], nonblocking: bool = False) -> None:
-    """``sock.send_multipart(frames)``, faster; raises zmq.Again when nonblocking and full."""
-    flags = _NOBLOCK if nonblocking else 0
-    last = len(frames) - 1
-    for index, frame in enumerate(frames):
-        _send(sock, frame, flags | _MORE if index < last else flags)
-
-
-def recv_frames(sock: zmq.Socket) -> list[bytes]:
-    """``sock.recv_multipart(zmq.NOBLOCK)``, faster; raises zmq.Again when empty.
-
-    Receiving Frames and reading their ``more`` flag avoids a getsockopt
-    (and its enum conversion) per frame: about half the cost per message.
-    """
-    frames = []
-    while True:
-        frame = _recv(sock, _NOBLOCK, False)
-        frames.append(frame.bytes)
-        if not frame.more:
-            return frames
 
 
 class ProtocolError(ValueError):
@@ -88,6 +59,13 @@ class ProtocolError(ValueError):
 def request_header(attempt: int) -> bytes:
     """The first frame of a REQ: b"REQ" + attempt id."""
     return REQ + _U64.pack(attempt)
+
+
+def request_attempt(header: bytes) -> bytes | None:
+    """The attempt id (its 8 bytes as sent) of a REQ header, or None if it is not one."""
+    if len(header) == 3 + _U64.size and header[:3] == REQ:
+        return header[3:]
+    return None
 
 
 def reply_header(attempt: bytes, status: bytes) -> bytes:

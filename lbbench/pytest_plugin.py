@@ -37,6 +37,14 @@ def pytest_addoption(parser: Any) -> None:
     )
 
 
+def pytest_report_header(config: Any) -> list[str]:
+    """The build under test, and a warning when an edited source is not what runs."""
+    from lbbench.core.build import build, stale_warning
+
+    stale = stale_warning()
+    return [f"lbbench: {build()} build", *([stale] if stale else [])]
+
+
 class Lbbench:
     """What the ``lbbench`` fixture gives a test."""
 

@@ -1,9 +1,11 @@
 """Registries by name: how a strategy or a failover mode becomes available.
 
-A registry is a dict from name to class, filled by a class decorator, so
-a new strategy or mode is one module with ``@REGISTRY.register`` and
-nothing else changes. Each registered class names itself (``name``) and
-says in one line what it does (``summary``), for ``lbbench list``.
+A registry is a dict from name to class, filled by ``register(Cls)``
+after the class (it returns the class, so it works as a decorator too; the
+built-ins, compiled by mypyc, are registered by the call), so a new
+strategy or mode is one module and nothing else changes. Each registered
+class names itself (``name``) and says in one line what it does
+(``summary``), for ``lbbench list``.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ class Registry(dict[str, Any]):
         self.order = order
 
     def register(self, cls: C) -> C:
-        """Class decorator: make ``cls`` available by its ``name``."""
+        """Make ``cls`` available by its ``name`` (returns it: usable as a decorator)."""
         name = getattr(cls, "name", "")
         if not name or name in self:
             raise ValueError(f"{self.what} name {name!r} is empty or taken")

@@ -1,10 +1,11 @@
-"""The mock target: a service queue with capacity C, a latency model and faults.
+"""The mock target over ZeroMQ: a shell around the target model (``core.target_model``).
 
-One event loop and a timer heap (no sleeping threads): up to ``capacity``
-requests are in service at once, the rest wait in order; each service time
-is drawn from the target's latency distribution (times the slow factor).
-Faults come from the control channel (forwarded by the balancer) or, when
-run stand-alone with ``--schedule``, from the profile's fault schedule.
+What the target does (its queue, latency model, faults, errors, probe
+answers, heartbeat gating) is the model's, shared with the gRPC target and
+the simulator; this moves messages in and out and owns the clock: one
+event loop and a timer heap (no sleeping threads). Faults come from the
+control channel (forwarded by the balancer) or, when run stand-alone with
+``--schedule``, from the profile's fault schedule.
 
 The target connects a DEALER to the balancer's backend socket with its id
 as routing id, announces itself (READY) and heartbeats. With ``bind`` it
@@ -18,7 +19,6 @@ import contextlib
 import heapq
 import itertools
 import os
-import random
 import signal
 import sys
 import time
@@ -28,12 +28,13 @@ from typing import Any
 import zmq
 
 from lbbench import protocol as p
-from lbbench.core.fault_state import FaultState
 from lbbench.core.faults import Fault, parse_command
-from lbbench.core.service import Job, ServiceQueue
+from lbbench.core.service import Job
+from lbbench.core.target_model import TargetModel
 from lbbench.precise_wait import SocketWaiter, precise_timers
 from lbbench.scenario.profiles import TargetSpec
 from lbbench.security import PeerKeys, check_exposure
+from lbbench.zmq_io import recv_frames, send_frames
 
 _BALANCER = 0  # origin of a request: through the balancer
 _DIRECT = 1  # or straight from a client on the direct socket
@@ -59,13 +60,7 @@ class Target:
             check_exposure(bind, "--bind", secured=False, insecure=insecure)
         self.spec = spec
         self.ident = spec.id.encode()
-        self.rng = random.Random(f"{seed}:{spec.id}")
-        self.service_time = spec.latency.sampler(self.rng)
-        self.quantile = spec.latency.quantile()
-        # the simulator's error stream for this target: the same draws in the same order
-        self.error_draw = random.Random(f"{seed}:{spec.id}:errors").random
         self.heartbeat_s = heartbeat_s
-        self.faults = FaultState()
         self.context = context or zmq.Context.instance()
         self.sockets: list[zmq.Socket] = []
         self.dealer: zmq.Socket | None = None
@@ -83,12 +78,15 @@ class Target:
             self.bound_address = self.direct.getsockopt_string(zmq.LAST_ENDPOINT)
         self._timers: list[tuple[float, int, Job]] = []
         self._seq = itertools.count()
-        self.queue = ServiceQueue(
-            spec.capacity,
-            self.faults,
-            self._service_time,
+        # a job's work: (origin, route, attempt id, payload); its payload may carry
+        # its work quantile (the generator's, as the simulator draws them)
+        self.model = TargetModel(
+            spec,
+            seed,
             lambda done_at, job: heapq.heappush(self._timers, (done_at, next(self._seq), job)),
+            work_of=lambda work: p.work_of(work[3]),
         )
+        self.faults = self.model.faults
         self._direct_ids = itertools.count()
         self.served = 0
         self.dropped = 0
@@ -112,7 +110,7 @@ class Target:
             return
         # Nobody to talk to yet drops the message: the balancer re-asks with WHO.
         with contextlib.suppress(zmq.Again):
-            p.send_frames(self.dealer, frames, True)
+            send_frames(self.dealer, frames, True)
 
     def announce(self) -> None:
         meta = {
@@ -127,30 +125,25 @@ class Target:
 
     # ------------------------------------------------------------------ service
 
-    def _service_time(self, work: tuple[int, Any, bytes, bytes]) -> float:
-        """The request's own quantile if its payload carries one (the generator's,
-        as the simulator draws them), else a draw from this target's stream."""
-        quantile = p.work_of(work[3])
-        return self.service_time() if quantile is None else self.quantile(quantile)
-
     def _accept(self, origin: int, route: Any, attempt: bytes, payload: bytes, now: float) -> None:
         # Requests from the balancer are known by attempt id (it may cancel
         # them); direct ones by a number of our own.
         key = attempt if origin == _BALANCER else next(self._direct_ids)
-        if not self.queue.offer(key, (origin, route, attempt, payload), now):
+        if not self.model.offer(key, (origin, route, attempt, payload), now):
             self.dropped += 1
 
     def _finish(self, job: Job, now: float) -> None:
-        if not self.queue.finish(job, now):
+        ok = self.model.finish(job, now)
+        if ok is None:
             self.dropped += 1
             return
         origin, route, attempt, payload = job[1]
-        status = p.STATUS_ERROR if self.faults.fails(self.error_draw) else p.STATUS_OK
+        status = p.STATUS_OK if ok else p.STATUS_ERROR
         self.served += 1
         if origin == _BALANCER:
             self._to_balancer([p.reply_header(attempt, status), payload])
         elif self.direct is not None:
-            p.send_frames(self.direct, p.reply_frames(route, status, self.ident, payload))
+            send_frames(self.direct, p.reply_frames(route, status, self.ident, payload))
 
     # ------------------------------------------------------------------ control
 
@@ -161,21 +154,21 @@ class Target:
             # A crash is abrupt: no goodbye, no flush, sockets die with the process.
             sys.stderr.flush()
             os._exit(3)
-        self.faults.apply(command, now)
-        self.queue.pump(now)  # a stall may have ended
+        self.model.apply(command, now)
         if "duration_s" in command:
             self.recoveries.append(now + command["duration_s"])
 
     def _on_balancer(self, frames: list[bytes], now: float) -> None:
         command = frames[0]
-        if command[:3] == p.REQ and len(command) == 11 and len(frames) == 3:
-            self._accept(_BALANCER, None, command[3:], frames[2], now)
+        attempt = p.request_attempt(command)
+        if attempt is not None and len(frames) == 3:
+            self._accept(_BALANCER, None, attempt, frames[2], now)
         elif command == p.CANCEL and len(frames) == 2:
-            self.queue.cancel(frames[1])
+            self.model.cancel(frames[1])
         elif command == p.PROBE and len(frames) == 2:
-            if not self.faults.dropping(now):
-                queue = self.queue
-                rif, latency = p.pack_probe_reply(queue.in_flight, queue.latency_estimate())
+            answer = self.model.probe(now)
+            if answer is not None:  # (none while partitioned)
+                rif, latency = p.pack_probe_reply(*answer)
                 self._to_balancer([p.PROBED, frames[1], rif, latency])
         elif command == p.HB:
             self._balancer_seen = now
@@ -194,7 +187,7 @@ class Target:
             _key, payload = p.parse_request_body(body)
         except p.ProtocolError:
             envelope = [*frames[:1], b""]
-            self.direct.send_multipart(p.reply_frames(envelope, b"malformed", b"", b""))
+            self.direct.send_multipart(p.reply_frames(envelope, p.STATUS_MALFORMED, b"", b""))
             return
         self._accept(_DIRECT, envelope, b"", payload, now)
 
@@ -224,7 +217,7 @@ class Target:
                 handler = self._on_balancer if sock is self.dealer else self._on_direct
                 for _ in range(1000):
                     try:
-                        frames = p.recv_frames(sock)
+                        frames = recv_frames(sock)
                     except zmq.Again:
                         break
                     handler(frames, time.monotonic())
@@ -233,7 +226,7 @@ class Target:
                 done_at, _, job = heapq.heappop(timers)
                 self._finish(job, done_at)  # chain the queue on scheduled ends (ServiceQueue)
             if now >= next_heartbeat:
-                if not self.faults.dropping(now):
+                if self.model.heartbeats(now):
                     self._to_balancer([p.HB])
                 if now - self._balancer_seen > 20 * self.heartbeat_s:
                     self.announce()  # the balancer may have restarted
@@ -246,8 +239,7 @@ class Target:
                     recoveries.append(start + fault.end_s)
             for end in [r for r in recoveries if r <= now]:
                 recoveries.remove(end)
-                self.faults.end_timed()
-                self.queue.pump(now)
+                self.model.end_timed(now)
         self._to_balancer([p.BYE])
         for sock in self.sockets:
             sock.close(0)

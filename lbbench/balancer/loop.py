@@ -42,6 +42,7 @@ from lbbench.balancer.limits import (
 from lbbench.balancer.memory import Trimmer
 from lbbench.balancer.outbox import Outbox
 from lbbench.balancer.peers import FORGET_AFTER_S, Silence, backend_from_ready
+from lbbench.core import streams
 from lbbench.core.actions import Arm, Cancel, Probe, Reply, Send
 from lbbench.core.backends import Backend
 from lbbench.core.config import RouterConfig
@@ -51,6 +52,7 @@ from lbbench.gc_pacing import pace_for_good
 from lbbench.precise_wait import SocketWaiter, precise_timers
 from lbbench.security import ServerKeys, check_exposure
 from lbbench.vocabulary import MALFORMED, OVERLOADED, UNAVAILABLE
+from lbbench.zmq_io import recv_frames, send_frames
 
 DEFAULT_FRONTEND = p.DEFAULT_FRONTEND
 DEFAULT_BACKEND = p.DEFAULT_BACKEND
@@ -98,7 +100,9 @@ class Balancer:
     ) -> None:
         """``security``: CurveZMQ keys for all three sockets (only authorized peers get in);
         without them, a socket bound beyond loopback is refused unless ``insecure``."""
-        self.router = Router(config, rng=random.Random(seed), attempt_ids=unguessable_ids())
+        self.router = Router(
+            config, rng=random.Random(streams.router(seed)), attempt_ids=unguessable_ids()
+        )
         self.silence = Silence(forget_after_s)
         self.limits = limits = limits or Limits()
         self.inbox = Inbox(limits.wait_for(config.deadline_s))
@@ -193,7 +197,7 @@ class Balancer:
 
     def _execute(self, actions: list[Any], now: float) -> None:
         router = self.router
-        send = p.send_frames
+        send = send_frames
         outbox = self.outbox
         pending = actions
         while pending:
@@ -240,7 +244,7 @@ class Balancer:
 
     def _send_backend(self, backend_id: str, frames: list[bytes]) -> bool:
         try:
-            p.send_frames(self.back, [self._ident(backend_id), *frames], True)
+            send_frames(self.back, [self._ident(backend_id), *frames], True)
             return True
         except zmq.ZMQError:
             return False
@@ -249,7 +253,7 @@ class Balancer:
 
     def _read_frontend(self) -> None:
         """Read what the frontend has (up to a batch) into the inbox, time-stamped."""
-        inbox, front, receive = self.inbox, self.front, p.recv_frames
+        inbox, front, receive = self.inbox, self.front, recv_frames
         room = min(_READ_BATCH, INBOX_MAX - len(inbox))
         budget = self.limits.max_held_bytes
         now = time.monotonic()
@@ -396,7 +400,7 @@ class Balancer:
         timers = self._timers
         next_heartbeat = time.monotonic() + self.heartbeat_s
         monotonic = time.monotonic
-        receive = p.recv_frames
+        receive = recv_frames
         while not self._stop:
             now = monotonic()
             if self._draining and (router.pending == 0 or now >= self._drain_deadline):

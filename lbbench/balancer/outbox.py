@@ -17,7 +17,7 @@ from collections import deque
 
 import zmq
 
-from lbbench import protocol as p
+from lbbench.zmq_io import send_frames
 
 DEFAULT_PER_CLIENT_BYTES = 16 * 1024 * 1024
 DEFAULT_TOTAL_BYTES = 64 * 1024 * 1024
@@ -57,7 +57,7 @@ class Outbox:
             self._keep(client, frames)
             return
         try:
-            p.send_frames(self.sock, frames, True)
+            send_frames(self.sock, frames, True)
         except zmq.Again:  # its queue is full: the client reads slower than it asks
             self._keep(client, frames)
         except zmq.ZMQError:  # EHOSTUNREACH: the client has gone
@@ -80,7 +80,7 @@ class Outbox:
 
     def flush(self) -> None:
         """Send what the backlogs hold, oldest first, until each client's queue is full."""
-        send, sock = p.send_frames, self.sock
+        send, sock = send_frames, self.sock
         for client in list(self._backlogs):
             backlog = self._backlogs[client]
             while backlog:

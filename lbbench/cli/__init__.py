@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from lbbench import __version__
 from lbbench.cli import listing, locust, results, run, servers, sim
 from lbbench.cli.common import EXIT_USAGE, Parser
+from lbbench.core.build import stale_warning
 from lbbench.errors import LbbenchError
 
 
@@ -32,6 +33,9 @@ def build_parser() -> Parser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    stale = stale_warning()
+    if stale:
+        print(stale, file=sys.stderr)
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra and not getattr(args, "passthrough", False):

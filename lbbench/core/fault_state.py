@@ -16,7 +16,8 @@ from lbbench.errors import ConfigError
 class FaultState:
     """The faults in force on one target right now.
 
-    ``apply`` takes a command (kind plus parameters); ``recover`` clears
+    ``apply`` takes a command (kind plus parameters); ``end`` (a fault's
+    time is up) clears the faults but not an antagonist; ``recover`` clears
     everything. ``dropping(now)`` covers both drop and flap (which drops for
     the first half of every period). ``factor_at(now)`` is what service
     times are multiplied by: the slow factor times the antagonist's.
@@ -62,6 +63,8 @@ class FaultState:
         self.healthy = kind == "recover"
         if kind == "recover":
             self.recover()
+        elif kind == "end":
+            self.end_timed()
         elif kind == "error_rate":
             self.error_p = float(command["p"])
         elif kind == "slow":

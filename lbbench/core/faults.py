@@ -82,7 +82,11 @@ FAULT_KINDS: dict[str, FaultKind] = {
     "antagonist": FaultKind(
         "another tenant takes a share of the CPU that changes every dwell_s", AntagonistParams
     ),
-    "recover": FaultKind("clears every fault"),
+    "end": FaultKind(
+        "ends the faults in force, as when their time is up; an antagonist (the machine's"
+        " condition) stays"
+    ),
+    "recover": FaultKind("clears every fault, an antagonist too"),
 }
 
 
@@ -114,6 +118,11 @@ class Fault:
     def command(self) -> dict[str, Any]:
         """The control command that starts this fault."""
         return {"kind": self.kind, **dict(self.params)}
+
+    def end_command(self) -> dict[str, Any]:
+        """The control command that ends this fault when its time is up (not a crash, whose
+        end is a restart): the live rigs send it, the simulator applies it."""
+        return {"kind": "end"}
 
     @classmethod
     def from_table(cls, table: Any, where: str) -> Fault:

@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from lbbench.errors import NotFoundError
+
 Record = Mapping[str, Any]
 
 
@@ -194,11 +196,12 @@ METRICS: dict[str, Metric] = {
 
 
 def metric(name: str) -> Metric:
-    """A metric by name (KeyError names the known ones)."""
+    """A metric by name (a NotFoundError, a KeyError too, names the known ones)."""
     try:
         return METRICS[name]
     except KeyError:
-        raise KeyError(f"unknown metric {name!r} (known: {', '.join(METRICS)})") from None
+        known = ", ".join(METRICS)
+        raise NotFoundError("metric", f"unknown metric {name!r} (known: {known})") from None
 
 
 def columns() -> list[Metric]:

@@ -185,7 +185,7 @@ class LiveProcesses:
             self.planned_exits.discard(fault.target)
             self._start_target(fault.target)
         else:
-            self.control({"cmd": "fault", "target": fault.target, "kind": "recover"})
+            self.control({"cmd": "fault", "target": fault.target, **fault.end_command()})
 
     def check_processes(self, elapsed: float) -> None:
         if self.balancer.popen.poll() is not None and "balancer" not in self.planned_exits:

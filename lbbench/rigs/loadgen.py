@@ -35,12 +35,14 @@ from typing import Any
 
 import zmq
 
+from lbbench.core import streams
 from lbbench.precise_wait import SocketWaiter, precise_timers
-from lbbench.protocol import WORK_BYTES, payload_with_work, recv_frames, send_frames
+from lbbench.protocol import WORK_BYTES, payload_with_work
 from lbbench.results.recorder import Recorder
 from lbbench.rigs.process import STOP_CHECK_S, RigError, read_line
 from lbbench.scenario.load import LoadSpec, key_sampler
 from lbbench.security import PeerKeys
+from lbbench.zmq_io import recv_frames, send_frames
 
 MAX_LAG_P99_S = 0.005  # beyond this the schedule was not held
 MIN_ACHIEVED = 0.95  # fraction of the offered rate that must really be sent
@@ -256,14 +258,13 @@ class LoadRun:
         self.processes: list[subprocess.Popen[str]] = []
         self.stopped_s: float | None = None  # when stop_early() ended the load, if it did
         for index in range(spec.processes):
-            # (lbbench.sim draws its arrivals from seed * 1000 too: the same schedule)
+            # the first process's arrivals and work are the simulator's streams
+            # (core.streams): one process, the same schedule and work per request
             job = {
                 "spec": share.as_dict(),
                 "frontend": frontend,
-                "seed": seed * 1000 + index,
-                # each request's work, as lbbench.sim draws it (the first process's
-                # stream is the simulator's: one process, the same work per request)
-                "work_seed": f"{seed}:service" if index == 0 else f"{seed}:service:{index}",
+                "seed": streams.arrivals(seed, index),
+                "work_seed": streams.work(seed, index),
             }
             if curve:
                 job["curve"] = curve

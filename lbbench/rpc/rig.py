@@ -98,7 +98,7 @@ class GrpcProcesses:
             self._start(fault.target, f"127.0.0.1:{self.ports[fault.target]}")
             self.planned_exits.discard(fault.target)
         else:
-            self._fault(fault.target, {"kind": "recover"})
+            self._fault(fault.target, fault.end_command())
 
     failure: str | None = None  # no process here the trial cannot go on without
 

@@ -1,5 +1,5 @@
-"""The mock target over gRPC: the same service queue, latency model and faults as the
-ZeroMQ target, served by a grpc.aio server.
+"""The mock target over gRPC: a shell around the target model (``core.target_model``), as
+the ZeroMQ target and the simulator are, served by a grpc.aio server.
 
 Faults map to gRPC as a client sees them: an injected error is INTERNAL;
 a hanging, stalled or partitioned (drop, flap) target takes the call and
@@ -18,7 +18,6 @@ import asyncio
 import itertools
 import json
 import os
-import random
 import signal
 import sys
 from typing import Any
@@ -27,9 +26,10 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 
-from lbbench.core.fault_state import FaultState
+from lbbench import protocol as p
 from lbbench.core.faults import Fault, parse_command
-from lbbench.core.service import Job, ServiceQueue
+from lbbench.core.service import Job
+from lbbench.core.target_model import TargetModel
 from lbbench.errors import LbbenchError
 from lbbench.rpc import lbbench_pb2, lbbench_pb2_grpc
 from lbbench.rpc.status import code_of
@@ -42,14 +42,11 @@ SERVICE = "lbbench.Lbbench"
 class GrpcTarget(lbbench_pb2_grpc.LbbenchServicer):
     def __init__(self, spec: TargetSpec, seed: int = 0) -> None:
         self.spec = spec
-        self.rng = random.Random(f"{seed}:{spec.id}")
-        self.service_time = spec.latency.sampler(self.rng)
-        self.faults = FaultState()
         self.health = HealthServicer()
         self.loop = asyncio.get_running_loop()
-        self.queue = ServiceQueue(
-            spec.capacity, self.faults, lambda work: self.service_time(), self._started
-        )
+        # a job's work: (the call's future, its payload), which may carry its work quantile
+        self.model = TargetModel(spec, seed, self._started, work_of=lambda work: p.work_of(work[1]))
+        self.faults = self.model.faults
         self._ids = itertools.count()
         self.served = 0
 
@@ -59,21 +56,21 @@ class GrpcTarget(lbbench_pb2_grpc.LbbenchServicer):
         self.loop.call_at(done_at, self._finish, job)
 
     def _finish(self, job: Job) -> None:
-        future: asyncio.Future = job[1]
-        answered = self.queue.finish(job, self.loop.time())
-        if answered and not future.done():
-            future.set_result(not self.faults.fails(self.rng.random))
+        future: asyncio.Future = job[1][0]
+        ok = self.model.finish(job, self.loop.time())
+        if ok is not None and not future.done():
+            future.set_result(ok)
 
     async def Call(self, request: Any, context: Any) -> Any:
         key = next(self._ids)
         future = self.loop.create_future()
         # Not offered (dropped, hung): the future is never resolved and the
         # client's deadline ends the call, as with a server that went silent.
-        self.queue.offer(key, future, self.loop.time())
+        self.model.offer(key, (future, request.payload), self.loop.time())
         try:
             ok = await future
         except asyncio.CancelledError:
-            self.queue.cancel(key)  # the client gave up: do not serve it from the line
+            self.model.cancel(key)  # the client gave up: do not serve it from the line
             raise
         if not ok:
             await context.abort(code_of(ERROR), "injected error")
@@ -87,8 +84,7 @@ class GrpcTarget(lbbench_pb2_grpc.LbbenchServicer):
         if command["kind"] == "crash":
             sys.stderr.flush()
             os._exit(3)  # abrupt, as a real crash: no goodbye, connections reset
-        self.faults.apply(command, self.loop.time())
-        self.queue.pump(self.loop.time())  # a stall may have ended
+        self.model.apply(command, self.loop.time())
         await self._update_health()
         if "duration_s" in command:  # then it recovers, as a profile's fault does
             self.loop.call_later(
@@ -97,16 +93,13 @@ class GrpcTarget(lbbench_pb2_grpc.LbbenchServicer):
 
     async def end_timed(self) -> None:
         """A fault with a duration is over (an antagonist stays: FaultState.end_timed)."""
-        self.faults.end_timed()
-        self.queue.pump(self.loop.time())
+        self.model.end_timed(self.loop.time())
         await self._update_health()
 
     async def _update_health(self) -> None:
-        faults = self.faults
-        silent = faults.hanging or faults.stalled or faults.dropped or faults.flap_period > 0
         status = (
             health_pb2.HealthCheckResponse.NOT_SERVING
-            if silent
+            if self.model.silent
             else health_pb2.HealthCheckResponse.SERVING
         )
         for service in ("", SERVICE):

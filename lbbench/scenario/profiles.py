@@ -10,38 +10,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from lbbench.checks import check_number
-from lbbench.core.backend_spec import id_problem
-from lbbench.core.backends import Backend
 from lbbench.core.faults import Fault
 from lbbench.core.latency import Latency
+from lbbench.core.target_spec import (
+    DEFAULT_CAPACITY,
+    DEFAULT_LATENCY_MODEL,
+    TargetSpec,
+)
 from lbbench.errors import ConfigError
 from lbbench.schema import check_keys, convert, fields_of, load
-
-DEFAULT_CAPACITY = 4
-DEFAULT_LATENCY_MODEL = Latency("exponential", (("mean_ms", 2.0),))
-
-
-@dataclass(frozen=True)
-class TargetSpec:
-    """One mock target: identity, weight and tier, capacity and service-time model."""
-
-    id: str
-    weight: int = 1
-    tier: int = 0
-    capacity: int = DEFAULT_CAPACITY
-    latency: Latency = DEFAULT_LATENCY_MODEL
-
-    def __post_init__(self) -> None:
-        problem = id_problem(self.id)
-        if problem is not None:
-            raise ConfigError("id", problem)
-        check_number("weight", self.weight, low=1, integer=True)
-        check_number("tier", self.tier, low=0, integer=True)
-        check_number("capacity", self.capacity, low=1, integer=True)
-
-    def backend(self) -> Backend:
-        return Backend(self.id, self.weight, self.tier)
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from lbbench.core import streams
 from lbbench.core.actions import Arm, Cancel, Probe, Reply, Send
 from lbbench.core.faults import Fault
 from lbbench.core.router import Router
@@ -43,19 +44,20 @@ from lbbench.results.recorder import BucketTally, Recorder, clamp_us, copy_histo
 from lbbench.results.trial import RouterView, trial_result
 from lbbench.scenario.load import key_sampler
 from lbbench.scenario.scenario import Scenario, is_grpc
+from lbbench.sim.events import (
+    DONE,
+    FAULT_END,
+    FAULT_START,
+    HEARTBEATS,
+    PROBE,
+    RESTART,
+    SAMPLE,
+    TIMER,
+)
 from lbbench.sim.options import SimOptions
 from lbbench.sim.report import SimReport
-from lbbench.sim.targets import DONE, SimTarget
+from lbbench.sim.targets import SimTarget
 from lbbench.vocabulary import attempt_quantile
-
-# heap event kinds
-_TIMER = 1
-_PROBE = 2
-_HEARTBEATS = 3
-_SAMPLE = 4
-_FAULT_START = 5
-_FAULT_END = 6
-_RESTART = 7
 
 
 def _compact(stream: deque[tuple[float, Any]]) -> None:
@@ -89,7 +91,7 @@ class Simulation:
         self.router = Router(
             replace(config, max_pending=max_pending),
             [spec.backend() for spec in scenario.profile.targets],
-            rng=random.Random(seed),
+            rng=random.Random(streams.router(seed)),
         )
         self.heap: list[tuple] = []
         self._seq = itertools.count()
@@ -108,10 +110,10 @@ class Simulation:
         self.on_actions: Callable[[float, list], None] | None = None
         self.samples: list[tuple[float, dict[str, int]]] = []
         # Arrivals and keys: the very stream the live generator's first
-        # process draws from with this seed (loadgen seeds it seed * 1000).
-        self._arrivals = random.Random(seed * 1000)
+        # process draws from with this seed (core.streams: one table of streams).
+        self._arrivals = random.Random(streams.arrivals(seed))
         self._key = key_sampler(load, self._arrivals)
-        self._work = random.Random(f"{seed}:service").random
+        self._work = random.Random(streams.work(seed)).random
         self._end_of_load = load.duration_s
         self._give_up = load.duration_s + load.drain_s
         self._next_rid = 0
@@ -127,13 +129,13 @@ class Simulation:
         self._faulted = {f.target for f in scenario.profile.faults}
         self._full_samples = len(self.targets) <= options.full_samples_up_to
         self._next_arrival = options.hop_s  # the first send is intended at 0, as live
-        self._push(0.0, _SAMPLE, None, None)
+        self._push(0.0, SAMPLE, None, None)
         for fault in scenario.profile.faults:
-            self._push(fault.at_s, _FAULT_START, fault, None)
+            self._push(fault.at_s, FAULT_START, fault, None)
             if fault.end_s is not None:
-                self._push(fault.end_s, _FAULT_END, fault, None)
+                self._push(fault.end_s, FAULT_END, fault, None)
         if self.router.needs_heartbeats:  # else nothing reads them
-            self._push(options.heartbeat_s, _HEARTBEATS, None, None)
+            self._push(options.heartbeat_s, HEARTBEATS, None, None)
         self._apply(self.router.start(0.0), 0.0)
 
     @staticmethod
@@ -209,9 +211,8 @@ class Simulation:
                     self._other(at, kind, target, entry)
                 elif entry[0] == target.epoch:  # else: served by a process crashed since
                     job = entry[1]
-                    if target.queue.finish(job, at):
-                        faults = target.faults
-                        ok = faults.healthy or not faults.fails(target.error_draw)
+                    ok = target.model.finish(job, at)
+                    if ok is not None:  # (None: not answered)
                         if hop > 0:
                             to_router.append((at + hop, job[0], ok))
                         else:
@@ -220,9 +221,9 @@ class Simulation:
                 _, target, attempt, work = to_target.popleft()
                 if target.alive:
                     if work is None:
-                        target.queue.cancel(attempt)
+                        target.model.cancel(attempt)
                     else:
-                        target.queue.offer(attempt, work, at)  # False: dropped or hung
+                        target.model.offer(attempt, work, at)  # False: dropped or hung
             elif source == 3:
                 _, attempt, ok = to_router.popleft()
                 apply(on_reply(at, attempt, ok), at)
@@ -252,25 +253,25 @@ class Simulation:
         if not target.alive:
             return
         if work is None:
-            target.queue.cancel(attempt)
+            target.model.cancel(attempt)
         else:
-            target.queue.offer(attempt, work, at)  # False: dropped or hung, never answered
+            target.model.offer(attempt, work, at)  # False: dropped or hung, never answered
 
     def _other(self, at: float, kind: int, a: Any, b: Any) -> None:
         router = self.router
-        if kind == _TIMER:
+        if kind == TIMER:
             self._apply(router.on_timer(at, a), at)
-        elif kind == _PROBE:
+        elif kind == PROBE:
             target: SimTarget = a
-            if target.alive and not target.faults.dropping(at):
-                queue = target.queue
-                router.on_probe_reply(at, target.spec.id, queue.in_flight, queue.latency_estimate())
-        elif kind == _HEARTBEATS:
+            answer = target.model.probe(at) if target.alive else None
+            if answer is not None:  # (none while partitioned)
+                router.on_probe_reply(at, target.spec.id, answer[0], answer[1])
+        elif kind == HEARTBEATS:
             for target in self.targets.values():
-                if target.alive and not target.faults.dropping(at):
+                if target.alive and target.model.heartbeats(at):
                     router.on_heartbeat(at, target.spec.id)
-            self._push(at + self.options.heartbeat_s, _HEARTBEATS, None, None)
-        elif kind == _SAMPLE:
+            self._push(at + self.options.heartbeat_s, HEARTBEATS, None, None)
+        elif kind == SAMPLE:
             backends = router.backends
             if self._full_samples:
                 counts = {b.id: b.sent for b in backends.values()}
@@ -279,12 +280,12 @@ class Simulation:
                 counts["(rest)"] = router.stats.attempts - sum(counts.values())
             self.samples.append((at, counts))
             if at < self._give_up:
-                self._push(at + self.options.sample_s, _SAMPLE, None, None)
-        elif kind == _FAULT_START:
+                self._push(at + self.options.sample_s, SAMPLE, None, None)
+        elif kind == FAULT_START:
             self._fault_start(at, a)
-        elif kind == _FAULT_END:
+        elif kind == FAULT_END:
             self._fault_end(at, a)
-        elif kind == _RESTART:
+        elif kind == RESTART:
             target = a
             target.restart()
             self._apply(router.on_join(at, target.spec.backend()), at)
@@ -296,17 +297,16 @@ class Simulation:
         if fault.kind == "crash":
             target.crash()
         elif target.alive:
-            target.faults.apply(fault.command(), at)
-            target.queue.pump(at)
+            target.model.apply(fault.command(), at)
 
     def _fault_end(self, at: float, fault: Fault) -> None:
         target = self.targets[fault.target]
         if fault.kind == "crash":
             if not target.alive:
-                self._push(at + self.options.restart_s, _RESTART, target, None)
+                self._push(at + self.options.restart_s, RESTART, target, None)
         elif target.alive:
-            target.faults.end_timed()
-            target.queue.pump(at)
+            # the command the live rigs send when a fault's time is up: the same end
+            target.model.apply(fault.end_command(), at)
 
     # ------------------------------------------------------------ actions
 
@@ -347,7 +347,7 @@ class Simulation:
                         if len(stream) > 2 * router.pending + 1024:
                             _compact(stream)
                     else:
-                        self._push(action.at, _TIMER, timer, None)
+                        self._push(action.at, TIMER, timer, None)
                 elif kind is Reply:
                     self._reply(at, action)
                 elif kind is Cancel:
@@ -358,7 +358,7 @@ class Simulation:
                     else:
                         self._deliver(at, target, action.attempt, None)
                 elif kind is Probe:
-                    self._push(at + 2 * hop, _PROBE, self.targets[action.backend], None)
+                    self._push(at + 2 * hop, PROBE, self.targets[action.backend], None)
             actions = more
 
     def _reply(self, at: float, reply: Reply) -> None:

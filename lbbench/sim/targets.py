@@ -1,49 +1,36 @@
-"""A simulated target: the live target's service queue and faults, plus being alive or not."""
+"""A simulated target: the target model (``core.target_model``) plus being alive or not.
+
+The live targets (ZeroMQ, gRPC) are shells around the same model; a
+simulated one adds only what a process has and the model does not: it can
+crash (everything queued is lost, nothing more is answered) and start
+again, as a new model with its streams from their start, as a restarted
+process has.
+"""
 
 from __future__ import annotations
 
 import heapq
 import itertools
-import random
 
-from lbbench.core.fault_state import FaultState
-from lbbench.core.service import Job, ServiceQueue
-from lbbench.scenario.profiles import TargetSpec
-
-DONE = 0  # the simulation's heap event kind of a finished job
+from lbbench.core.service import Job
+from lbbench.core.target_model import TargetModel
+from lbbench.core.target_spec import TargetSpec
+from lbbench.sim.events import DONE
 
 
 class SimTarget:
-    """One simulated target: the shared service queue and faults, plus liveness."""
+    """One simulated target: the shared target model, plus liveness."""
 
-    __slots__ = (
-        "alive",
-        "epoch",
-        "error_draw",
-        "faults",
-        "heap",
-        "queue",
-        "quantile",
-        "seq",
-        "spec",
-    )
+    __slots__ = ("alive", "epoch", "heap", "model", "seed", "seq", "spec")
 
     def __init__(self, spec: TargetSpec, seed: int, heap: list, seq: itertools.count) -> None:
         self.spec = spec
-        self.faults = FaultState()
-        self.quantile = spec.latency.quantile()
-        self.error_draw = random.Random(f"{seed}:{spec.id}:errors").random
+        self.seed = seed
         self.heap = heap
         self.seq = seq
         self.alive = True
         self.epoch = 0
-        self.queue = self._new_queue()
-
-    def _new_queue(self) -> ServiceQueue:
-        quantile = self.quantile
-        return ServiceQueue(
-            self.spec.capacity, self.faults, lambda work: quantile(work), self._started
-        )
+        self.model = TargetModel(spec, seed, self._started)
 
     def _started(self, done_at: float, job: Job) -> None:
         heapq.heappush(self.heap, (done_at, next(self.seq), DONE, self, (self.epoch, job)))
@@ -55,5 +42,4 @@ class SimTarget:
 
     def restart(self) -> None:
         self.alive = True
-        self.faults.recover()
-        self.queue = self._new_queue()
+        self.model = TargetModel(self.spec, self.seed, self._started)

@@ -78,7 +78,7 @@ class FleetHistory:
         for window in self.faults:  # a new fault on a target ends the one in force there
             if window["target"] == target and window["end"] is None:
                 window["end"] = t
-        if kind == "recover":
+        if kind in ("recover", "end"):  # they end faults; they open no window
             return
         detail = {k: v for k, v in command.items() if k not in ("kind", "duration_s")}
         duration = command.get("duration_s")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -256,3 +258,32 @@ def test_compare_warns_when_a_simulation_meets_a_live_run(tmp_path):
     compared = lbbench("compare", str(live), str(simulated))
     assert compared.returncode == 0
     assert "compares models" in compared.stderr.replace("\n", " ")
+
+
+LIVE_STACK = ("zmq", "grpc", "grpc_health", "locust", "gevent")
+
+
+def test_sim_and_the_api_run_without_the_live_stack(tmp_path):
+    """A simulation-only install (a Dask worker, a laptop without pyzmq) runs ``lbbench sim``
+    and ``lbbench.api``: pyzmq, grpcio and locust blocked from importing."""
+    program = f"""
+import sys
+
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {LIVE_STACK!r}:
+            raise ImportError(f"blocked: {{name}}")
+        return None
+
+sys.meta_path.insert(0, Block())
+from lbbench.cli import main
+code = main(["sim", "smoke", "--trials", "1", "--duration", "1", "--out", {str(tmp_path)!r}])
+import lbbench.api as lb
+result = lb.run("smoke", simulated=True, trials=1)
+print(code, len(result.scenarios))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-2:] == ["0", "1"], done.stdout[-500:]

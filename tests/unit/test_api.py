@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import lbbench.api as lb
-from lbbench.errors import ConfigError
+from lbbench.errors import ConfigError, LbbenchError
 
 SUITE = Path(__file__).parents[2] / "docs" / "examples" / "my-suite.toml"
 
@@ -22,8 +22,12 @@ def test_run_simulated_writes_a_result_that_reads_back_the_same(tmp_path):
     assert p2c.value("p99") == result.scenario("p2c").value("p99") > 0
     assert len(p2c.samples("p99")) == 2 and p2c.requests["lost"] == 0
     assert set(result.figures()["p2c"]) == {"throughput", "p50", "p99"}
-    with pytest.raises(KeyError, match="scenarios: p2c, peak_ewma"):
-        result.scenario("p3c")
+    with pytest.raises(LbbenchError, match="scenarios: p2c, peak_ewma") as raised:
+        result.scenario("p3c")  # one line for the CLI, a KeyError for code that catches one
+    assert isinstance(raised.value, KeyError)
+    assert str(raised.value).startswith("scenario: no scenario 'p3c'")
+    with pytest.raises(LbbenchError, match="unknown metric 'p98'"):
+        result.scenario("p2c").value("p98")
 
 
 def test_settings_by_path_and_refusals_as_on_the_command_line():

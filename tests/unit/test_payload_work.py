@@ -38,9 +38,9 @@ def test_the_target_serves_the_carried_quantile_and_draws_otherwise():
     spec = TargetSpec("t0", latency=Latency("exponential", (("mean_ms", 2.0),)))
     target = Target(spec, None, seed=1)
     quantile = spec.latency.quantile()
-    carried = target._service_time((0, None, b"", p.payload_with_work(0.5, 32)))
+    carried = target.model._service_time((0, None, b"", p.payload_with_work(0.5, 32)))
     assert carried == quantile(0.5)
-    drawn = [target._service_time((0, None, b"", b"x" * 32)) for _ in range(1000)]
+    drawn = [target.model._service_time((0, None, b"", b"x" * 32)) for _ in range(1000)]
     assert len(set(drawn)) > 900 and abs(sum(drawn) / len(drawn) - 0.002) < 0.0004
     for sock in target.sockets:
         sock.close(0)

@@ -39,6 +39,7 @@ LAYERS = [
     ("lbbench.target", 4),
     ("lbbench.security", 4),
     ("lbbench.precise_wait", 4),
+    ("lbbench.zmq_io", 4),
     ("lbbench.cli", 5),
     ("lbbench.api", 5),
     ("lbbench.pytest_plugin", 5),
@@ -184,3 +185,42 @@ print(len({core!r}))
     )
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) == len(core) > 20
+
+
+# One target model: what a target does is written once (core.target_model); the ZeroMQ
+# target, the gRPC target and the simulator are shells that move messages around it.
+TARGET_SHELLS = [
+    "lbbench.target",
+    "lbbench.rpc.target",
+    "lbbench.sim.targets",
+    "lbbench.sim.engine",
+]
+
+
+@pytest.mark.parametrize("shell", TARGET_SHELLS)
+def test_target_shells_reach_queues_and_faults_only_through_the_target_model(shell):
+    if shell != "lbbench.sim.engine":  # (the engine drives the simulator's shell)
+        assert "lbbench.core.target_model" in GRAPH[shell]
+    assert "lbbench.core.fault_state" not in GRAPH[shell]
+    source = MODULES[shell].read_text()
+    for reach_in in (
+        "FaultState(",
+        "ServiceQueue(",
+        "faults.apply(",
+        "faults.end_timed(",
+        ".pump(",
+    ):
+        assert reach_in not in source, f"{shell} does {reach_in}: the target model's job"
+
+
+def test_every_seeded_random_stream_is_named_in_one_table():
+    """Live and simulated runs draw the same values only if they seed the same streams:
+    their seeds are made in core.streams alone."""
+    offenders = []
+    for name, path in MODULES.items():
+        if name == "lbbench.core.streams":
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if 'Random(f"' in line or "seed * 1000" in line or ':service"' in line:
+                offenders.append(f"{name}:{number}: {line.strip()}")
+    assert offenders == []

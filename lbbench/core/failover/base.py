@@ -5,7 +5,9 @@ it owns its settings (a frozen dataclass, ``Settings``), its per-backend
 and per-request state, its timers, and its hooks into the lifecycle of
 requests and attempts that the router keeps. The router composes the
 policies of the modes in force; it knows none of them by name. Adding a
-mode is one module and ``@register``; nothing else changes (a test adds
+mode is one module and ``register(YourPolicy)`` after the class (a
+decorator works too on a class of your own; the built-ins, compiled, are
+registered by the call); nothing else changes (a test adds
 one from the test file alone).
 
 Hooks, all optional (the router calls only the ones a policy overrides,
@@ -158,26 +160,6 @@ class FailoverPolicy:
 
     def status(self) -> dict[str, Any]:
         return {}
-
-
-#: The hooks a router composes; a policy takes part in the ones it overrides.
-HOOKS = (
-    "accepts",
-    "on_request",
-    "on_dispatched",
-    "on_send",
-    "on_attempt_done",
-    "on_attempt_cancelled",
-    "on_failure",
-    "admits",
-    "healthy",
-    "partition",
-    "on_join",
-    "on_leave",
-    "on_heartbeat",
-    "health",
-    "describe",
-)
 
 
 def overrides(policy: FailoverPolicy, hook: str) -> bool:
