@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import tomllib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from lbbench.core.config import FailoverConfig, RouterConfig, parse_failover
-from lbbench.core.settings import apply_settings
+from lbbench.core.config import (
+    DEFAULT_DEADLINE_S,
+    DEFAULT_MODES,
+    DEFAULT_STRATEGY,
+    FailoverConfig,
+    RouterConfig,
+    parse_failover,
+)
+from lbbench.core.settings import apply_settings, config_from_settings, scenario_fields
 from lbbench.errors import ConfigError
 
 EXIT_LOST = 1  # a request got no outcome (sent != outcomes) in a trial whose rig held up
@@ -68,18 +76,37 @@ def parse_settings(pairs: list[str]) -> dict[str, Any]:
     return parse_options(pairs, "--set")
 
 
+ROUTING_FLAGS = {
+    "strategy": "--strategy",
+    "failover": "--failover",
+    "option": "--option",
+    "deadline": "--deadline",
+    "max_pending": "--max-pending",
+    "set": "--set",
+}
+
+
 def add_routing(parser: argparse.ArgumentParser) -> None:
-    """--strategy, --failover, --option, --deadline, --max-pending."""
-    parser.add_argument("--strategy", default="round_robin", help="see `lbbench list`")
+    """--strategy, --failover, --option, --deadline, --max-pending, --set, --settings-json."""
+    parser.add_argument("--strategy", help=f"see `lbbench list` (default {DEFAULT_STRATEGY})")
     parser.add_argument(
-        "--failover", default="fail_fast", help="modes, comma separated (see `lbbench list`)"
+        "--failover",
+        help=f"modes, comma separated (see `lbbench list`; default {'+'.join(DEFAULT_MODES)})",
     )
     parser.add_argument(
         "--option", action="append", metavar="NAME=VALUE", help="strategy option, repeatable"
     )
-    parser.add_argument("--deadline", type=float, default=1.0, help="request deadline, seconds")
-    parser.add_argument("--max-pending", type=int, default=10_000, help="then: overloaded")
+    parser.add_argument(
+        "--deadline", type=float, help=f"request deadline, seconds (default {DEFAULT_DEADLINE_S:g})"
+    )
+    parser.add_argument("--max-pending", type=int, help="then: overloaded (default 10000)")
     add_set(parser)
+    parser.add_argument(
+        "--settings-json",
+        metavar="JSON",
+        help="every router setting as one JSON object by path (what a result file records "
+        "as router_settings); instead of the flags above",
+    )
 
 
 def add_set(parser: argparse.ArgumentParser) -> None:
@@ -93,37 +120,59 @@ def add_set(parser: argparse.ArgumentParser) -> None:
 
 
 def router_config(args: argparse.Namespace) -> RouterConfig:
-    """The router's configuration from the routing flags and ``--set``."""
+    """The router's configuration from the routing flags and ``--set``, or from
+    ``--settings-json`` (how a rig hands its balancer a scenario's resolved settings)."""
+    if args.settings_json is not None:
+        given = [flag for name, flag in ROUTING_FLAGS.items() if getattr(args, name) is not None]
+        if given:
+            raise ConfigError(given[0], "does not go with --settings-json, which says it all")
+        try:
+            settings = json.loads(args.settings_json)
+        except ValueError as error:
+            raise ConfigError("--settings-json", f"not JSON: {error}") from None
+        if not isinstance(settings, dict):
+            raise ConfigError("--settings-json", "must be a JSON object of settings by path")
+        return config_from_settings(settings, "--settings-json")
     config = RouterConfig(
-        strategy=args.strategy,
+        strategy=args.strategy or DEFAULT_STRATEGY,
         strategy_options=parse_options(args.option or []),
-        failover=FailoverConfig(modes=parse_failover(args.failover)),
-        deadline_s=args.deadline,
-        max_pending=args.max_pending,
+        failover=FailoverConfig(modes=parse_failover(args.failover or "+".join(DEFAULT_MODES))),
+        deadline_s=args.deadline if args.deadline is not None else DEFAULT_DEADLINE_S,
+        max_pending=args.max_pending if args.max_pending is not None else RouterConfig.max_pending,
     )
     return apply_settings(config, parse_settings(args.set or []))
+
+
+def scenario_from_flags(
+    args: argparse.Namespace, profile: Any, load: Any, strategy: str, name: str = ""
+) -> Any:
+    """A scenario from the single-scenario flags (--failover, --option, --deadline, --set,
+    --seed, --trials; the defaults where not given): the one builder run, sim and locust share.
+    ``name``: its name (default: strategy, failover and fleet)."""
+    from lbbench.scenario.scenario import Scenario
+
+    fields, options, rest = scenario_fields(parse_settings(args.set or []), "--set")
+    modes = fields.get("failover") or parse_failover(args.failover or "+".join(DEFAULT_MODES))
+    strategy = fields.get("strategy", strategy)
+    deadline = args.deadline if args.deadline is not None else DEFAULT_DEADLINE_S
+    scenario = Scenario(
+        name=name or f"{strategy} {'+'.join(modes)} on {profile.name}",
+        profile=profile,
+        strategy=strategy,
+        failover=modes,
+        load=load,
+        strategy_options=tuple(sorted({**parse_options(args.option or []), **options}.items())),
+        seed=args.seed if getattr(args, "seed", None) is not None else 1,
+        trials=getattr(args, "trials", None) or 1,
+        deadline_s=fields.get("deadline_s", deadline),
+        settings=tuple(rest.items()),  # in the order given: the key names them so
+    )
+    scenario.validate()
+    return scenario
 
 
 def scenarios_from_flags(
     args: argparse.Namespace, profile: Any, load: Any, strategies: list[str]
 ) -> list[Any]:
-    """One scenario per strategy from --failover, --option, --seed, --trials, --deadline."""
-    from lbbench.scenario.scenario import Scenario
-
-    modes = parse_failover(args.failover or "fail_fast")
-    options = tuple(sorted(parse_options(args.option or []).items()))
-    return [
-        Scenario(
-            name=f"{strategy} {'+'.join(modes)} on {profile.name}",
-            profile=profile,
-            strategy=strategy,
-            failover=modes,
-            load=load,
-            strategy_options=options,
-            seed=args.seed,
-            trials=args.trials,
-            deadline_s=args.deadline,
-            settings=tuple(parse_settings(args.set or []).items()),
-        )
-        for strategy in strategies
-    ]
+    """One scenario per strategy from the single-scenario flags."""
+    return [scenario_from_flags(args, profile, load, strategy) for strategy in strategies]

@@ -23,8 +23,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from lbbench.cli.common import add_set, parse_options, parse_settings
-from lbbench.core.config import parse_failover
+from lbbench.cli.common import add_set, parse_settings, scenario_from_flags
+from lbbench.core.config import DEFAULT_STRATEGY
 from lbbench.errors import ConfigError
 from lbbench.rigs.process import quit_with_parent
 from lbbench.scenario.load import LoadSpec
@@ -144,21 +144,12 @@ SINGLE = {"targets": "--targets", "strategy": "--strategy", "failover": "--failo
 
 def _scenario(args: argparse.Namespace) -> Scenario:
     """The rig's scenario: a suite's (``--suite``, ``--scenario``) or the flags'."""
-    settings = parse_settings(args.set or [])
     if args.suite is None:
         if args.scenario is not None:
             raise ConfigError("--scenario", "goes with --suite")
-        scenario = Scenario(
-            name="locust",
-            profile=load_profile(args.targets or "heterogeneous"),
-            strategy=args.strategy or "round_robin",
-            failover=parse_failover(args.failover or "fail_fast"),
-            load=LoadSpec(),
-            strategy_options=tuple(sorted(parse_options(args.option or []).items())),
-            seed=args.seed,
-            deadline_s=args.deadline if args.deadline is not None else 1.0,
-        )
-        return scenario.with_settings(settings) if settings else scenario
+        profile = load_profile(args.targets or "heterogeneous")
+        strategy = args.strategy or DEFAULT_STRATEGY
+        return scenario_from_flags(args, profile, LoadSpec(), strategy, name="locust")
     refused = [flag for name, flag in SINGLE.items() if getattr(args, name) is not None]
     if refused:
         raise ConfigError(refused[0], "does not apply with --suite, whose scenario says it")
@@ -173,6 +164,7 @@ def _scenario(args: argparse.Namespace) -> Scenario:
             known = "; ".join(f"{i + 1}: {s.name}" for i, s in enumerate(scenarios))
             raise ConfigError("--scenario", f"no scenario {chosen!r} in {suite.name} ({known})")
         scenario = named[0]
+    settings = parse_settings(args.set or [])
     return scenario.with_settings(settings) if settings else scenario
 
 

@@ -116,7 +116,6 @@ def single_plan(args: argparse.Namespace, strategies: list[str], label: str, pro
         )
     args.trials = args.trials or 1
     args.seed = args.seed if args.seed is not None else 1
-    args.deadline = args.deadline if args.deadline is not None else 1.0
     scenarios = scenarios_from_flags(args, profile, load, strategies)
     config = {"suite": None, "seed": args.seed, "trials": args.trials}
     return Plan(scenarios, label, config)

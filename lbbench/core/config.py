@@ -21,6 +21,11 @@ from lbbench.core.failover import FAILOVER, policy_class
 from lbbench.core.strategies import make_strategy
 from lbbench.errors import ConfigError
 
+# The defaults of the settings a scenario names by field, declared once.
+DEFAULT_STRATEGY = "round_robin"
+DEFAULT_MODES: tuple[str, ...] = ("fail_fast",)
+DEFAULT_DEADLINE_S = 1.0
+
 
 @dataclass(frozen=True)
 class FailoverConfig:
@@ -30,7 +35,7 @@ class FailoverConfig:
     ``Settings`` class); modes left out get their defaults.
     """
 
-    modes: tuple[str, ...] = ("fail_fast",)
+    modes: tuple[str, ...] = DEFAULT_MODES
     settings: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -76,9 +81,19 @@ class FailoverConfig:
         return "+".join(self.modes)
 
 
+def parse_modes(value: Any, where: str) -> tuple[str, ...]:
+    """Failover modes from a list (``["eject", "retry"]``) or text (``"eject,retry"``,
+    ``"eject+retry"``); the one parser of a mode list."""
+    if isinstance(value, str):
+        return tuple(m.strip() for m in value.replace("+", ",").split(",") if m.strip())
+    if isinstance(value, list | tuple) and all(isinstance(m, str) for m in value):
+        return tuple(value)
+    raise ConfigError(where, f"must be a list of mode names, got {value!r}")
+
+
 def parse_failover(text: str, where: str = "--failover") -> tuple[str, ...]:
-    """Modes from a list such as ``eject,retry`` or ``eject+retry``."""
-    modes = tuple(m.strip() for m in text.replace("+", ",").split(",") if m.strip())
+    """Modes from a list such as ``eject,retry`` or ``eject+retry``, checked."""
+    modes = parse_modes(text, where)
     if not modes:
         raise ConfigError(where, "needs at least one failover mode")
     try:
@@ -100,10 +115,10 @@ class RouterConfig:
     backend that is not ejected or open-circuit (0 turns panic off).
     """
 
-    strategy: str = "round_robin"
+    strategy: str = DEFAULT_STRATEGY
     strategy_options: Mapping[str, Any] = field(default_factory=dict)
     failover: FailoverConfig = field(default_factory=FailoverConfig)
-    deadline_s: float = 1.0
+    deadline_s: float = DEFAULT_DEADLINE_S
     max_pending: int = 10_000
     panic_threshold: float = 0.5
 

@@ -15,7 +15,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from lbbench.core.config import FailoverConfig, RouterConfig
+from lbbench.core.config import FailoverConfig, RouterConfig, parse_modes
 from lbbench.core.failover import FAILOVER, policy_class
 from lbbench.core.strategies import strategy_options
 from lbbench.errors import ConfigError
@@ -24,15 +24,39 @@ from lbbench.schema import convert, fields_of, join, located
 TOP = ("strategy", "deadline_s", "max_pending", "panic_threshold")
 
 
-def parse_modes(value: Any, where: str) -> tuple[str, ...]:
-    """Failover modes from a list (``["eject", "retry"]``) or text (``"eject,retry"``)."""
-    if isinstance(value, str):
-        modes = [m.strip() for m in value.replace("+", ",").split(",") if m.strip()]
-    elif isinstance(value, list | tuple) and all(isinstance(m, str) for m in value):
-        modes = list(value)
-    else:
-        raise ConfigError(where, f"must be a list of mode names, got {value!r}")
-    return tuple(modes)
+# The paths a scenario keeps as fields of its own (it names itself and its key by them);
+# every other path stays a path until the router's configuration is built.
+SCENARIO_FIELDS = {"strategy": "strategy", "failover.modes": "failover", "deadline_s": "deadline_s"}
+OPTIONS = "strategy_options."
+
+
+def scenario_fields(
+    settings: Mapping[str, Any], where: str = ""
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Settings by path split into (a scenario's own fields, its strategy options, the other
+    paths): the one place a path becomes a scenario's field."""
+    fields: dict[str, Any] = {}
+    options: dict[str, Any] = {}
+    rest: dict[str, Any] = {}
+    for path, value in settings.items():
+        at = join(where, path)
+        if path == "strategy":
+            fields["strategy"] = convert(str, value, at)
+        elif path == "failover.modes":
+            fields["failover"] = parse_modes(value, join(where, "failover"))
+        elif path == "deadline_s":
+            fields["deadline_s"] = convert(float, value, at)
+        elif path.startswith(OPTIONS):
+            options[path[len(OPTIONS) :]] = value
+        else:
+            rest[path] = value
+    return fields, options, rest
+
+
+def config_from_settings(settings: Mapping[str, Any], where: str = "") -> RouterConfig:
+    """The router configuration that a map of settings by path describes (every path not
+    given at its default): what a balancer builds from the resolved settings it is handed."""
+    return apply_settings(RouterConfig(), settings, where)
 
 
 def apply_settings(

@@ -85,17 +85,13 @@ class LiveProcesses:
             "--frontend", "tcp://127.0.0.1:*",
             "--backend", "tcp://127.0.0.1:*",
             "--control", "tcp://127.0.0.1:*",
-            "--strategy", scenario.strategy,
-            "--failover", ",".join(scenario.failover),
-            "--deadline", str(scenario.deadline_s),
+            # the scenario's every setting, resolved, as the result records them: the
+            # balancer builds the very configuration the simulator does from them
+            "--settings-json", json.dumps(scenario.resolved_settings()),
             "--seed", str(seed),
             "--targets", self.profile_path,
             "--announce",
         ]  # fmt: skip
-        for name, value in scenario.strategy_options:
-            args += ["--option", f"{name}={json.dumps(value)}"]
-        for path, value in scenario.settings:  # TOML reads a JSON number, string or array
-            args += ["--set", f"{path}={json.dumps(value)}"]
         args += message_size_args(scenario.load.payload_bytes)
         if curve:
             args += ["--curve-secret", str(Path(curve) / f"{SERVER}.key_secret")]

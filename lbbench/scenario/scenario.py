@@ -10,8 +10,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from lbbench.core.config import FailoverConfig, RouterConfig
-from lbbench.core.settings import apply_settings, parse_modes, resolved
+from lbbench.core.config import (
+    DEFAULT_DEADLINE_S,
+    DEFAULT_MODES,
+    FailoverConfig,
+    RouterConfig,
+)
+from lbbench.core.settings import apply_settings, resolved, scenario_fields
 from lbbench.core.strategies import STRATEGIES
 from lbbench.scenario.load import LoadSpec
 from lbbench.scenario.profiles import FleetProfile
@@ -32,12 +37,12 @@ class Scenario:
     name: str
     profile: FleetProfile
     strategy: str
-    failover: tuple[str, ...] = ("fail_fast",)
+    failover: tuple[str, ...] = DEFAULT_MODES
     load: LoadSpec = field(default_factory=LoadSpec)
     strategy_options: tuple[tuple[str, Any], ...] = ()
     seed: int = 1
     trials: int = 1
-    deadline_s: float = 1.0
+    deadline_s: float = DEFAULT_DEADLINE_S
     #: further router settings by dotted path (``lbbench.core.settings``)
     settings: tuple[tuple[str, Any], ...] = ()
     #: the suite's ``[[scenario]]`` this one comes from, and its matrix cell (key, value label)
@@ -84,25 +89,14 @@ class Scenario:
         ``deadline_s`` change those fields; any other path joins ``settings``.
         A ``grpc:`` scenario takes only ``deadline_s`` (grpcio configures the rest).
         """
-        fields: dict[str, Any] = {}
-        options = dict(self.strategy_options)
-        rest = dict(self.settings)
-        for path, value in settings.items():
-            if path == "strategy":
-                fields["strategy"] = value
-            elif path.startswith("strategy_options."):
-                options[path.partition(".")[2]] = value
-            elif path == "failover.modes":
-                fields["failover"] = parse_modes(value, path)
-            elif path == "deadline_s":
-                fields["deadline_s"] = value
-            elif not is_grpc(self.strategy):
-                rest[path] = value
+        fields, options, rest = scenario_fields(settings)
+        if is_grpc(self.strategy):
+            rest = {}  # grpcio's policies have their own configuration (lbbench.rpc)
         changed = replace(
             self,
             **fields,
-            strategy_options=tuple(sorted(options.items())),
-            settings=tuple(sorted(rest.items())),
+            strategy_options=tuple(sorted({**dict(self.strategy_options), **options}.items())),
+            settings=tuple(sorted({**dict(self.settings), **rest}.items())),
         )
         changed.validate()
         return changed

@@ -52,8 +52,9 @@ from pathlib import Path
 from typing import Any
 
 from lbbench.checks import check_number
+from lbbench.core.config import DEFAULT_DEADLINE_S, DEFAULT_MODES, DEFAULT_STRATEGY
 from lbbench.core.faults import Fault
-from lbbench.core.settings import parse_modes
+from lbbench.core.settings import scenario_fields
 from lbbench.errors import ConfigError
 from lbbench.scenario.fleets import SyntheticFleet, rate_for_utilization
 from lbbench.scenario.load import LoadSpec
@@ -458,14 +459,12 @@ class _Parts:
         if self.faults is not None:
             profile = _with_faults(profile, *self.faults)
         load_spec = _load(profile, self.load, where)
-        settings = {path: value for path, value, _ in self.settings}
-        strategy = convert(str, settings.pop("strategy", "round_robin"), join(where, "strategy"))
-        modes = parse_modes(settings.pop("failover.modes", "fail_fast"), join(where, "failover"))
-        options = {
-            path[len("strategy_options.") :]: settings.pop(path)
-            for path in [p for p in settings if p.startswith("strategy_options.")]
-        }
-        deadline = convert(float, settings.pop("deadline_s", 1.0), join(where, "deadline_s"))
+        fields, options, settings = scenario_fields(
+            {path: value for path, value, _ in self.settings}, where
+        )
+        strategy = fields.get("strategy", DEFAULT_STRATEGY)
+        modes = fields.get("failover", DEFAULT_MODES)
+        deadline = fields.get("deadline_s", DEFAULT_DEADLINE_S)
         # settings of modes not in force change nothing: left out, so keys say what matters
         settings = {
             path: value

@@ -80,6 +80,17 @@ def test_a_bad_profile_is_one_line_naming_the_file_and_key(tmp_path, text, words
             ["strategy_options.table_size", "prime"],
         ),
         (["target", "--targets", "uniform", "--id", "t7"], ["no target with id 't7'"]),
+        (["target", "--id", "<b>t0</b>"], ["id", "only letters, digits"]),
+        (
+            ["balancer", "--settings-json", '{"strategy": "p2c"}', "--strategy", "p2c"],
+            ["--strategy", "does not go with --settings-json"],
+        ),
+        (["balancer", "--settings-json", "{strategy"], ["--settings-json", "not JSON"]),
+        (["balancer", "--settings-json", "[1]"], ["--settings-json", "a JSON object"]),
+        (
+            ["balancer", "--settings-json", '{"failover.retry.budget_ratio": -1}'],
+            ["--settings-json.failover.retry.budget_ratio", "must be >= 0"],
+        ),
     ],
 )
 def test_bad_flags_are_one_line_and_exit_2(tmp_path, args, words):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from lbbench.core.config import RouterConfig
@@ -90,3 +92,50 @@ def test_a_scenario_carries_its_settings_into_its_key_and_its_router():
     assert tuned.key == plain.key + "/failover.retry.budget_ratio=0.2"
     assert tuned.router_config().failover.of("retry").budget_ratio == 0.2
     assert tuned.resolved_settings()["failover.retry.budget_ratio"] == 0.2
+
+
+def shipped_scenarios() -> list[Scenario]:
+    from lbbench.scenario.suites import load_suite, shipped_suites
+
+    return [
+        scenario
+        for name in sorted(shipped_suites())
+        for scenario in load_suite(name).scenarios
+        if not scenario.strategy.startswith("grpc:")
+    ]
+
+
+def test_the_resolved_settings_rebuild_every_shipped_scenarios_router_exactly():
+    """The live rig hands its balancer a scenario's resolved settings (one JSON object) and
+    the balancer builds its router from them alone: for every scenario of every shipped
+    suite that is the router the simulator builds from the scenario itself."""
+    from lbbench.core.settings import config_from_settings
+
+    scenarios = shipped_scenarios()
+    assert len(scenarios) > 100
+    for scenario in scenarios:
+        config = scenario.router_config()
+        rebuilt = config_from_settings(json.loads(json.dumps(scenario.resolved_settings())))
+        assert resolved(rebuilt) == resolved(config), scenario.name
+        assert rebuilt.failover.modes == config.failover.modes
+        for mode in config.failover.modes:
+            assert rebuilt.failover.of(mode) == config.failover.of(mode), (scenario.name, mode)
+
+
+SPLIT = [
+    # settings by path, then: the scenario's own fields, its strategy options, the rest
+    ({"strategy": "p2c"}, {"strategy": "p2c"}, {}, {}),
+    ({"failover.modes": "eject+retry"}, {"failover": ("eject", "retry")}, {}, {}),
+    ({"failover.modes": ["eject"]}, {"failover": ("eject",)}, {}, {}),
+    ({"deadline_s": 2}, {"deadline_s": 2.0}, {}, {}),
+    ({"strategy_options.decay_s": 5}, {}, {"decay_s": 5}, {}),
+    ({"failover.retry.budget_ratio": 0.2}, {}, {}, {"failover.retry.budget_ratio": 0.2}),
+    ({"max_pending": 8}, {}, {}, {"max_pending": 8}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("settings", "fields", "options", "rest"), SPLIT)
+def test_one_function_makes_a_path_a_scenario_field(settings, fields, options, rest):
+    from lbbench.core.settings import scenario_fields
+
+    assert scenario_fields(settings) == (fields, options, rest)
