@@ -16,18 +16,35 @@ from __future__ import annotations
 import json
 import sys
 import traceback
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from lbbench import protocol as p
-from lbbench.balancer.limits import TARGET_HWM
+from lbbench.core.actions import Action
 from lbbench.core.config import parse_failover
 from lbbench.core.faults import parse_command
-from lbbench.core.settings import apply_settings, resolved
+from lbbench.core.router import Router
+from lbbench.core.settings import apply_settings
 from lbbench.errors import ConfigError, LbbenchError
 from lbbench.schema import convert
 
-if TYPE_CHECKING:
-    from lbbench.balancer.loop import Balancer
+
+class Balancer(Protocol):
+    """The balancer as its control endpoint sees it (``lbbench.balancer.loop.Balancer``)."""
+
+    router: Router
+
+    def execute(self, actions: list[Action], now: float) -> None:
+        """Carry out the router's actions (a switch of strategy or modes gives some)."""
+
+    def send_backend(self, backend_id: str, frames: list[bytes]) -> bool:
+        """Send frames to a target; False when it is not connected."""
+
+    def shut_down(self) -> None:
+        """Stop at once (the ``shutdown`` command)."""
+
+    def stats(self, now: float) -> dict[str, Any]:
+        """The router's snapshot and the balancer's own counts and limits."""
+
 
 COMMANDS = ("ping", "stats", "events", "fault", "set", "shutdown")
 MAX_REQUEST_BYTES = 64 * 1024  # a control request is a small JSON object
@@ -65,7 +82,7 @@ def answer(balancer: Balancer, frames: list[bytes], now: float) -> dict[str, Any
             return {"ok": True}
         if command == "stats":
             _keys(request, "stats", ())
-            return {"ok": True, **stats(balancer, now)}
+            return {"ok": True, **balancer.stats(now)}
         if command == "events":
             _keys(request, "events", ("since",))
             since = convert(int, request.get("since", 0), "events.since")
@@ -124,45 +141,3 @@ def set_settings(balancer: Balancer, request: dict[str, Any], now: float) -> dic
     config = apply_settings(balancer.router.config, settings)
     balancer.execute(balancer.router.reconfigure(now, config), now)
     return {"ok": True, "strategy": config.strategy, "failover": config.failover.label}
-
-
-def stats(balancer: Balancer, now: float) -> dict[str, Any]:
-    """The ``stats`` answer: the router's snapshot and the balancer's own counts and limits."""
-    snapshot = balancer.router.snapshot()
-    limits = balancer.limits
-    snapshot.update(
-        {
-            "now": now,
-            "uptime_s": now - balancer.started,
-            "received": balancer.received,
-            "answered": balancer.answered,
-            "malformed": balancer.malformed,
-            "refused_ready": balancer.refused_ready,
-            "shed": {
-                "queue": balancer.shed_queue,
-                "waited": balancer.shed_waited,
-                "held": balancer.shed_held,
-            },
-            "inbox": {"requests": len(balancer.inbox), "oldest_s": balancer.inbox.oldest_age(now)},
-            "held_bytes": balancer.held,
-            "replies": {
-                "held": balancer.outbox.waiting,
-                "held_bytes": balancer.outbox.bytes,
-                "dropped": balancer.outbox.dropped,
-                "gone": balancer.outbox.gone,
-            },
-            "limits": {
-                "max_message_size": limits.max_message_size,
-                "max_wait_s": balancer.inbox.max_wait_s,
-                "max_held_bytes": limits.max_held_bytes,
-                "client_recv_hwm": limits.client_recv_hwm,
-                "client_send_hwm": limits.client_send_hwm,
-                "target_hwm": TARGET_HWM,
-                "outbox_bytes": limits.outbox_bytes,
-            },
-            "events_total": len(balancer.router.events),
-            "endpoints": balancer.endpoints,
-            "settings": resolved(balancer.router.config),
-        }
-    )
-    return snapshot

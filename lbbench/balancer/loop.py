@@ -47,6 +47,7 @@ from lbbench.core.actions import Arm, Cancel, Probe, Reply, Send
 from lbbench.core.backends import Backend
 from lbbench.core.config import RouterConfig
 from lbbench.core.router import Router
+from lbbench.core.settings import resolved
 from lbbench.errors import ConfigError, LbbenchError
 from lbbench.gc_pacing import pace_for_good
 from lbbench.precise_wait import SocketWaiter, precise_timers
@@ -79,6 +80,19 @@ def unguessable_ids() -> Iterator[int]:
     draw = random.Random(int.from_bytes(os.urandom(16), "big")).getrandbits
     while True:
         yield draw(63)
+
+
+class ClientRequest:
+    """A client's request while the router has it: where the answer goes, what to send."""
+
+    __slots__ = ("envelope", "key", "payload", "sent", "size")
+
+    def __init__(self, envelope: list[bytes], key: bytes, payload: bytes, size: int) -> None:
+        self.envelope = envelope  # the client's routing ids and the empty delimiter
+        self.key = key  # its routing key (b"": none)
+        self.payload = payload
+        self.size = size  # bytes held for it (limits.max_held_bytes)
+        self.sent = 0  # attempts that reached a target (each further one gets new work)
 
 
 class Balancer:
@@ -135,15 +149,12 @@ class Balancer:
             "backend": self.back.getsockopt_string(zmq.LAST_ENDPOINT),
             "control": self.ctl.getsockopt_string(zmq.LAST_ENDPOINT) if self.ctl else "",
         }
-        # request id -> (envelope, key, payload, bytes held)
-        # request id -> [envelope, key, payload, size, attempts that reached a backend]
-        self._clients: dict[int, list[Any]] = {}
+        self._clients: dict[int, ClientRequest] = {}  # by the router's request id
         self.held = 0  # bytes of requests in the inbox or in flight (limits.max_held_bytes)
         self._rids = itertools.count()
         self._timers: list[tuple[float, int, Any]] = []
         self._seq = itertools.count()
         self._ids: dict[str, bytes] = {}
-        self._payload = b""
         self._draining = False
         self._stop = False
         self.malformed = 0
@@ -192,6 +203,48 @@ class Balancer:
     def send_backend(self, backend_id: str, frames: list[bytes]) -> bool:
         return self._send_backend(backend_id, frames)
 
+    def stats(self, now: float) -> dict[str, Any]:
+        """The control endpoint's ``stats`` answer: the router's snapshot and the balancer's
+        own counts and limits."""
+        snapshot = self.router.snapshot()
+        limits = self.limits
+        snapshot.update(
+            {
+                "now": now,
+                "uptime_s": now - self.started,
+                "received": self.received,
+                "answered": self.answered,
+                "malformed": self.malformed,
+                "refused_ready": self.refused_ready,
+                "shed": {
+                    "queue": self.shed_queue,
+                    "waited": self.shed_waited,
+                    "held": self.shed_held,
+                },
+                "inbox": {"requests": len(self.inbox), "oldest_s": self.inbox.oldest_age(now)},
+                "held_bytes": self.held,
+                "replies": {
+                    "held": self.outbox.waiting,
+                    "held_bytes": self.outbox.bytes,
+                    "dropped": self.outbox.dropped,
+                    "gone": self.outbox.gone,
+                },
+                "limits": {
+                    "max_message_size": limits.max_message_size,
+                    "max_wait_s": self.inbox.max_wait_s,
+                    "max_held_bytes": limits.max_held_bytes,
+                    "client_recv_hwm": limits.client_recv_hwm,
+                    "client_send_hwm": limits.client_send_hwm,
+                    "target_hwm": TARGET_HWM,
+                    "outbox_bytes": limits.outbox_bytes,
+                },
+                "events_total": len(self.router.events),
+                "endpoints": self.endpoints,
+                "settings": resolved(self.router.config),
+            }
+        )
+        return snapshot
+
     def shut_down(self) -> None:
         self._stop = True
 
@@ -206,29 +259,36 @@ class Balancer:
                 kind = type(action)
                 if kind is Send:
                     client = self._clients[action.request]
-                    sent = client[4]
+                    sent = client.sent
                     try:
                         send(
                             self.back,
                             [
                                 self._ident(action.backend),
                                 p.request_header(action.attempt),
-                                client[1],
-                                p.payload_for_attempt(client[2], sent) if sent else client[2],
+                                client.key,
+                                p.payload_for_attempt(client.payload, sent)
+                                if sent
+                                else client.payload,
                             ],
                             True,
                         )
-                        client[4] = sent + 1
+                        client.sent = sent + 1
                     except zmq.ZMQError:  # EHOSTUNREACH: not connected; EAGAIN: full
                         more.extend(router.on_send_failed(now, action.attempt))
                 elif kind is Arm:
                     heapq.heappush(self._timers, (action.at, next(self._seq), action.timer))
                 elif kind is Reply:
-                    envelope, _, _, size, _ = self._clients.pop(action.request)
-                    self.held -= size
-                    status = action.status
-                    payload = self._payload if status in ("ok", "error") else b""
-                    outbox.send([*envelope, status.encode(), action.backend.encode(), payload])
+                    client = self._clients.pop(action.request)
+                    self.held -= client.size
+                    outbox.send(
+                        [
+                            *client.envelope,
+                            action.status.encode(),
+                            action.backend.encode(),
+                            action.payload,
+                        ]
+                    )
                     self.answered += 1
                 elif kind is Cancel:
                     self._send_backend(action.backend, [p.CANCEL, p.pack_id(action.attempt)])
@@ -320,7 +380,7 @@ class Balancer:
             self._answer(frames, _UNAVAILABLE)
             return
         rid = next(self._rids)
-        self._clients[rid] = [envelope, key or b"", payload, size, 0]
+        self._clients[rid] = ClientRequest(envelope, key or b"", payload, size)
         self._execute(self.router.on_request(now, rid, key, read_at), now)
 
     def _on_backend(self, frames: list[bytes], now: float) -> None:
@@ -339,14 +399,12 @@ class Balancer:
                 attempt, ok = p.parse_reply_header(command)
             except p.ProtocolError:
                 return
-            self._payload = frames[2]
-            self._execute(router.on_reply(now, attempt, ok, sender), now)
-            self._payload = b""
+            self._execute(router.on_reply(now, attempt, ok, sender, frames[2]), now)
         elif command == p.HB:
             if state is None or not state.joined:
                 self._send_backend(sender, [p.WHO])
             else:
-                router.on_heartbeat(now, sender)
+                self._execute(router.on_heartbeat(now, sender), now)
         elif command == p.READY and len(frames) == 3:
             try:
                 backend = backend_from_ready(sender, frames[2], self.known, router.backends)
@@ -364,7 +422,7 @@ class Balancer:
                 in_flight, latency = p.unpack_probe_reply(frames[3], frames[4])
             except p.ProtocolError:
                 return
-            router.on_probe_reply(now, sender, in_flight, latency)
+            self._execute(router.on_probe_reply(now, sender, in_flight, latency), now)
         elif command == p.BYE:
             self.silence.forget(sender)
             self._execute(router.on_leave(now, sender, "said goodbye"), now)

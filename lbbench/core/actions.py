@@ -32,11 +32,13 @@ class Cancel(NamedTuple):
 
 
 class Reply(NamedTuple):
-    """Answer the client of ``request`` with ``status`` (backend empty if none answered)."""
+    """Answer the client of ``request`` with ``status`` (backend empty if none answered) and
+    ``payload``: the answering backend's, for ``ok`` and ``error``; empty otherwise."""
 
     request: int
     status: str
     backend: str
+    payload: bytes = b""
 
 
 class TimerOwner(Protocol):

@@ -16,7 +16,7 @@ from lbbench.core.config import FailoverConfig
 from lbbench.core.failover import FAILOVER, FailoverPolicy, overrides
 
 if TYPE_CHECKING:
-    from lbbench.core.router import Router
+    from lbbench.core.failover.context import PolicyContext
 
 Hook = Callable[..., Any]
 
@@ -28,7 +28,7 @@ class Composition:
         self.policies: list[FailoverPolicy] = []
         self._set_hooks()
 
-    def take(self, failover: FailoverConfig, router: Router) -> list[FailoverPolicy]:
+    def take(self, failover: FailoverConfig, router: PolicyContext) -> list[FailoverPolicy]:
         """Bring the policies in line with ``failover``; return the ones that came into force."""
         current = {p.name: p for p in self.policies}
         policies: list[FailoverPolicy] = []

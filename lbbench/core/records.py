@@ -13,8 +13,8 @@ from lbbench.vocabulary import Counter as Counted
 class Request:
     """A client request from arrival to its one reply.
 
-    ``status`` and ``status_backend`` are what the client gets if no
-    attempt succeeds (the latest failure wins); ``tries`` counts attempts
+    ``status``, ``status_backend`` and ``status_payload`` are what the
+    client gets if no attempt succeeds (the latest failure wins); ``tries`` counts attempts
     that were not extras (hedges); ``waiting`` is set while a retry waits
     out its backoff; ``live`` counts attempts still out.
     """
@@ -30,6 +30,7 @@ class Request:
         "rid",
         "status",
         "status_backend",
+        "status_payload",
         "tries",
         "waiting",
     )
@@ -45,6 +46,7 @@ class Request:
         self.tries = 0
         self.status = UNAVAILABLE
         self.status_backend = ""
+        self.status_payload = b""  # the payload of the reply that set ``status``
         self.waiting = False
         self.done = False
 

@@ -39,7 +39,7 @@ from lbbench.core.failover import FailoverPolicy
 from lbbench.core.pools import PoolSet, build_pools, choose
 from lbbench.core.records import RIF_CAP, Attempt, Request, RouterStats
 from lbbench.core.strategies import make_strategy
-from lbbench.core.views import health_word, snapshot
+from lbbench.core.views import health_word
 from lbbench.vocabulary import ERROR, OK, OVERLOADED, TIMEOUT, UNAVAILABLE, Health
 
 DEADLINE = "deadline"  # a request's own deadline (always arrival + deadline_s: in order)
@@ -60,8 +60,7 @@ class _Deadlines:
         router = self.router
         for record in request.attempts:
             if not record.done:
-                router._end_attempt(record, now, TIMEOUT)
-                router._out.append(Cancel(record.aid, request.rid, record.backend.id))
+                router._abandon(record, now, TIMEOUT)
         router.finish(request, now, TIMEOUT, "")
 
 
@@ -207,12 +206,18 @@ class Router:
         return out
 
     def on_reply(
-        self, now: float, attempt: int, ok: bool, backend_id: str | None = None
+        self,
+        now: float,
+        attempt: int,
+        ok: bool,
+        backend_id: str | None = None,
+        payload: bytes = b"",
     ) -> list[Action]:
         """The backend answered ``attempt``: ``ok`` True for success, False for a fault.
 
         With ``backend_id`` (who sent the reply), a reply from any backend but
-        the one the attempt went to is refused and counted as foreign.
+        the one the attempt went to is refused and counted as foreign. ``payload``
+        goes back to the client on the ``Reply`` if this reply is the answer.
         """
         self._now = now
         record = self._attempts.get(attempt)
@@ -225,6 +230,7 @@ class Router:
         out = self._out = []
         self._end_attempt(record, now, OK if ok else ERROR)
         request = record.request
+        request.status_payload = payload
         if ok:
             self.finish(request, now, OK, record.backend.id)
         else:
@@ -251,18 +257,26 @@ class Router:
         timer.owner.on_timer(timer, now)
         return out
 
-    def on_heartbeat(self, now: float, backend_id: str) -> None:
+    def on_heartbeat(self, now: float, backend_id: str) -> list[Action]:
         """A heartbeat from ``backend_id`` arrived (unknown ids are ignored)."""
+        self._now = now
+        out = self._out = []
         backend = self.backends.get(backend_id)
         if backend is not None and backend.joined:
             for hook in self.hooks.on_heartbeat:
                 hook(backend, now)
+        return out
 
-    def on_probe_reply(self, now: float, backend_id: str, in_flight: int, latency: float) -> None:
+    def on_probe_reply(
+        self, now: float, backend_id: str, in_flight: int, latency: float
+    ) -> list[Action]:
         """A probed backend reported its requests in flight and its latency (seconds)."""
+        self._now = now
+        out = self._out = []
         backend = self.backends.get(backend_id)
         if backend is not None and backend.joined:
             self.strategy.on_probe(backend, in_flight, latency, now)
+        return out
 
     def on_join(self, now: float, backend: Backend) -> list[Action]:
         """A backend announced itself (new, back after leaving, or with new metadata)."""
@@ -349,9 +363,8 @@ class Router:
 
     def time_out(self, attempt: Attempt, now: float) -> None:
         """Give up on one attempt (its own timeout): cancel it and fail over if it was the last."""
-        self._end_attempt(attempt, now, TIMEOUT)
+        self._abandon(attempt, now, TIMEOUT)
         request = attempt.request
-        self._out.append(Cancel(attempt.aid, request.rid, attempt.backend.id))
         request.status = TIMEOUT
         request.status_backend = ""
         if request.live == 0:
@@ -368,15 +381,15 @@ class Router:
         if request.live:
             for record in request.attempts:
                 if not record.done:
-                    self._end_attempt(record, now, None)
-                    self._out.append(Cancel(record.aid, request.rid, record.backend.id))
+                    self._abandon(record, now, None)
         # A request and its attempts point at each other; cutting the cycle
         # here frees them by reference counting at once, instead of leaving
         # millions of them to the cyclic garbage collector (pauses in the
         # balancer, most of the simulator's time at scale).
         request.attempts.clear()
         self.stats.outcomes[status] += 1
-        self._out.append(Reply(request.rid, status, backend_id or ""))
+        payload = request.status_payload if status in (OK, ERROR) else b""
+        self._out.append(Reply(request.rid, status, backend_id or "", payload))
 
     # ------------------------------------------------------------ views
 
@@ -390,8 +403,37 @@ class Router:
         return health_word(backend, self.hooks.health)
 
     def snapshot(self) -> dict[str, Any]:
-        """Counters, health and strategy state, for the stats endpoint and results."""
-        return snapshot(self)
+        """Counters, health and strategy state: the balancer's ``stats`` answer, and what
+        results are built from (``lbbench.results.trial.RouterView``)."""
+        backends = []
+        for b in self.backends.values():
+            row = {
+                "id": b.id,
+                "weight": b.weight,
+                "tier": b.tier,
+                "health": self.health_of(b),
+                "in_flight": b.in_flight,
+                "sent": b.sent,
+                "ok": b.ok,
+                "errors": b.errors,
+                "timeouts": b.timeouts,
+                "cancelled": b.cancelled,
+                "latency_ewma_s": b.latency_ewma,
+            }
+            for describe in self.hooks.describe:
+                row.update(describe(b))
+            backends.append(row)
+        return {
+            "strategy": self.config.strategy,
+            "failover": self.config.failover.label,
+            "pending": self.pending,
+            "panic": self.panic,
+            "stats": self.stats.as_dict(),
+            "rif_counts": self.stats.rif_counts(),
+            "strategy_status": self.strategy.status(),
+            "failover_status": {p.name: p.status() for p in self.policies if p.status()},
+            "backends": backends,
+        }
 
     # ------------------------------------------------------------ membership and pools
 
@@ -444,6 +486,11 @@ class Router:
         if self._dirty:
             self._rebuild_pools()
         return choose(self._pools.in_order(self.rng.random), self.strategy, request, now)
+
+    def _abandon(self, record: Attempt, now: float, outcome: str | None) -> None:
+        """End an attempt still out (with ``outcome``, None: cancelled) and tell its backend."""
+        self._end_attempt(record, now, outcome)
+        self._out.append(Cancel(record.aid, record.request.rid, record.backend.id))
 
     def _end_attempt(self, record: Attempt, now: float, outcome: str | None) -> None:
         """Close one attempt: outcome OK, ERROR, TIMEOUT, UNAVAILABLE, or None if cancelled."""

@@ -265,11 +265,15 @@ class Simulation:
             target: SimTarget = a
             answer = target.model.probe(at) if target.alive else None
             if answer is not None:  # (none while partitioned)
-                router.on_probe_reply(at, target.spec.id, answer[0], answer[1])
+                actions = router.on_probe_reply(at, target.spec.id, answer[0], answer[1])
+                if actions:
+                    self._apply(actions, at)
         elif kind == HEARTBEATS:
             for target in self.targets.values():
                 if target.alive and target.model.heartbeats(at):
-                    router.on_heartbeat(at, target.spec.id)
+                    actions = router.on_heartbeat(at, target.spec.id)
+                    if actions:
+                        self._apply(actions, at)
             self._push(at + self.options.heartbeat_s, HEARTBEATS, None, None)
         elif kind == SAMPLE:
             backends = router.backends

@@ -152,7 +152,7 @@ class Harness:
         elif kind == "advance":
             self.advance(operation[1])
         elif kind == "heartbeat":
-            router.on_heartbeat(self.now, operation[1])
+            self.apply(router.on_heartbeat(self.now, operation[1]))
         elif kind == "leave":
             self.apply(router.on_leave(self.now, operation[1]))
         elif kind == "join":
@@ -160,7 +160,7 @@ class Harness:
             tier = IDS.index(backend_id) // 2
             self.apply(router.on_join(self.now, Backend(backend_id, weight=weight, tier=tier)))
         elif kind == "probe":
-            router.on_probe_reply(self.now, operation[1], operation[2], operation[3])
+            self.apply(router.on_probe_reply(self.now, operation[1], operation[2], operation[3]))
 
     def finish(self) -> None:
         # Run the clock well past every deadline: all requests must be answered.

@@ -78,15 +78,16 @@ def _in_type_checking(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
     return False
 
 
-def imports_of(name: str) -> set[str]:
-    """The lbbench modules ``name`` imports (a package's submodule when one is named)."""
+def imports_of(name: str, typing_too: bool = False) -> set[str]:
+    """The lbbench modules ``name`` imports (a package's submodule when one is named);
+    ``typing_too``: with the imports made only for type checking."""
     path = MODULES[name]
     tree = ast.parse(path.read_text())
     parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found: set[str] = set()
     for node in ast.walk(tree):
-        if _in_type_checking(node, parents):
+        if not typing_too and _in_type_checking(node, parents):
             continue
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
@@ -102,6 +103,9 @@ def imports_of(name: str) -> set[str]:
 
 
 GRAPH = {name: imports_of(name) for name in MODULES}
+# What a module needs to be read, type annotations included: a cycle here is two modules
+# that cannot be understood (or tested) one without the other.
+FULL_GRAPH = {name: imports_of(name, typing_too=True) for name in MODULES}
 
 
 def layer(name: str) -> int:
@@ -136,7 +140,10 @@ def test_the_simulator_leans_on_no_live_part(importer, imported):
     assert offenders == []
 
 
-def test_there_are_no_import_cycles():
+def test_there_are_no_import_cycles_not_even_through_type_annotations():
+    """Failover policies see the router through ``PolicyContext``, the control endpoint the
+    balancer through a protocol of its own: no module needs one that needs it back, inside a
+    package or across, imports for type checking included."""
     state: dict[str, int] = {}  # 1 on the path, 2 done
     path: list[str] = []
     cycles: list[str] = []
@@ -144,9 +151,7 @@ def test_there_are_no_import_cycles():
     def visit(name: str) -> None:
         state[name] = 1
         path.append(name)
-        for other in sorted(GRAPH[name]):
-            if other.startswith(name + "."):
-                continue  # a package importing its own submodules is how packages are built
+        for other in sorted(FULL_GRAPH[name]):
             if state.get(other) == 1:
                 cycles.append(" -> ".join([*path[path.index(other) :], other]))
             elif other not in state:

@@ -38,10 +38,12 @@ in the order of the policies' ``rank``):
 - ``describe(backend) -> dict``: per-backend fields for stats.
 - ``status() -> dict``: the policy's own state for stats (e.g. a limit).
 
-Policies act through the router: ``router.arm(at, self, kind, ref, tag)``,
-``router.send(request, now, extra)``, ``router.finish(request, now)``,
-``router.count(name)``, ``router.note(now, backend, kind, detail)`` and
-``router.pools_changed()``.
+Policies act through ``self.router``, the router as a policy sees it
+(``PolicyContext``, ``lbbench.core.failover.context``: arm a timer, send
+an attempt, time one out, finish a request, count, note a health event,
+say the pools changed, and read the backends); nothing else of the router
+is theirs. What they do comes back as the actions of the router entry
+point that called them.
 """
 
 from __future__ import annotations
@@ -57,8 +59,8 @@ from lbbench.registry import Registry
 
 if TYPE_CHECKING:
     from lbbench.core.actions import Timer
+    from lbbench.core.failover.context import PolicyContext
     from lbbench.core.records import Attempt, Request
-    from lbbench.core.router import Router
     from lbbench.core.strategies import Pool
 
 
@@ -89,7 +91,7 @@ class FailoverPolicy:
     #: (a simulator can keep them in a plain queue instead of a heap).
     in_order_timers: ClassVar[frozenset[str]] = frozenset()
 
-    def __init__(self, settings: Any, router: Router) -> None:
+    def __init__(self, settings: Any, router: PolicyContext) -> None:
         self.settings = settings
         self.router = router
         self.active = True
