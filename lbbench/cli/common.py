@@ -86,9 +86,11 @@ ROUTING_FLAGS = {
 }
 
 
-def add_routing(parser: argparse.ArgumentParser) -> None:
-    """--strategy, --failover, --option, --deadline, --max-pending, --set, --settings-json."""
-    parser.add_argument("--strategy", help=f"see `lbbench list` (default {DEFAULT_STRATEGY})")
+def add_routing_flags(parser: Any, strategy_help: str = "see `lbbench list`") -> None:
+    """--strategy, --failover, --option, --deadline: the one definition of the flags that
+    name a scenario's routing (run, sim, locust, balancer); defaults None, filled from
+    core.config where they are read."""
+    parser.add_argument("--strategy", help=f"{strategy_help} (default {DEFAULT_STRATEGY})")
     parser.add_argument(
         "--failover",
         help=f"modes, comma separated (see `lbbench list`; default {'+'.join(DEFAULT_MODES)})",
@@ -99,6 +101,11 @@ def add_routing(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--deadline", type=float, help=f"request deadline, seconds (default {DEFAULT_DEADLINE_S:g})"
     )
+
+
+def add_routing(parser: argparse.ArgumentParser) -> None:
+    """The balancer's: the routing flags, --max-pending, --set and --settings-json."""
+    add_routing_flags(parser)
     parser.add_argument("--max-pending", type=int, help="then: overloaded (default 10000)")
     add_set(parser)
     parser.add_argument(

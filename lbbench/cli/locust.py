@@ -23,7 +23,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from lbbench.cli.common import add_set, parse_settings, scenario_from_flags
+from lbbench.cli.common import add_routing_flags, add_set, parse_settings, scenario_from_flags
 from lbbench.core.config import DEFAULT_STRATEGY
 from lbbench.errors import ConfigError
 from lbbench.rigs.process import quit_with_parent
@@ -54,10 +54,7 @@ def add_parser(commands: Any) -> None:
         help="with --suite: the scenario's name or number (from 1; default: the first)",
     )
     cmd.add_argument("--targets", help="fleet profile of the rig (default heterogeneous)")
-    cmd.add_argument("--strategy", help="see `lbbench list` (default round_robin)")
-    cmd.add_argument("--failover", help="modes, comma separated (default fail_fast)")
-    cmd.add_argument("--option", action="append", metavar="NAME=VALUE", help="strategy option")
-    cmd.add_argument("--deadline", type=float, help="request deadline, seconds (default 1)")
+    add_routing_flags(cmd)
     add_set(cmd)
     cmd.add_argument("--pacing-s", type=float, default=0.01, help="seconds between a user's calls")
     cmd.add_argument("--restart-s", type=float, default=2.0, help="restart a crashed target after")

@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from lbbench.cli.common import LOAD_FLAGS, add_set, as_flags, scenarios_from_flags
+from lbbench.cli.common import (
+    LOAD_FLAGS,
+    add_routing_flags,
+    add_set,
+    as_flags,
+    scenarios_from_flags,
+)
 from lbbench.cli.plan import Plan, suite_name, suite_plan
 from lbbench.errors import ConfigError
 
@@ -53,9 +59,7 @@ def add_suite_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_scenario_arguments(one: Any, strategy_help: str) -> None:
     """The flags that describe scenarios, shared by run and sim (their defaults are None)."""
-    one.add_argument("--strategy", help=strategy_help)
-    one.add_argument("--failover", help="failover modes, comma separated")
-    one.add_argument("--option", action="append", metavar="NAME=VALUE", help="strategy option")
+    add_routing_flags(one, strategy_help)
     rate = one.add_mutually_exclusive_group()
     rate.add_argument("--rate", type=float, help="offered requests per second (default 1000)")
     rate.add_argument(
@@ -64,7 +68,6 @@ def add_scenario_arguments(one: Any, strategy_help: str) -> None:
     one.add_argument("--arrival", help="poisson (default) or constant")
     one.add_argument("--shape", help="flat (default), step or ramp")
     one.add_argument("--keys", type=int, help="distinct routing keys (default 0: none)")
-    one.add_argument("--deadline", type=float, help="request deadline, seconds (default 1)")
 
 
 def add_parser(commands: Any) -> None:
