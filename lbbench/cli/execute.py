@@ -42,7 +42,14 @@ def execute(
         published = plan.suite.published
         tables = [*tables, lambda data: published_table(data, published)]
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from lbbench.results.files import new_result_set, save_result
     from lbbench.results.summary import problems, scenario_rows
@@ -58,7 +65,10 @@ def execute(
         TextColumn("{task.description}"),
         BarColumn(),
         TextColumn("{task.percentage:>3.0f}%"),
+        MofNCompleteColumn(),  # trials done / all (the suite's task; a scenario's: fractions)
         TimeElapsedColumn(),
+        TextColumn("left"),
+        TimeRemainingColumn(),
         console=console,
         transient=True,
         disable=args.json,

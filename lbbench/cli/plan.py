@@ -18,9 +18,9 @@ from typing import Any
 from lbbench.cli.common import parse_settings
 from lbbench.errors import ConfigError
 from lbbench.scenario.scenario import Scenario
-from lbbench.scenario.suite_file import Suite
+from lbbench.scenario.suite_file import MAX_SCENARIOS, Suite
 
-WITH_A_SUITE = "--trials, --seed, --duration, --set, --only, --out, --json"
+WITH_A_SUITE = "--trials, --seed, --duration, --set, --only, --max-scenarios, --out, --json"
 
 
 @dataclass
@@ -61,7 +61,15 @@ def suite_plan(
     path = find_suite(name)
     if args.trials is not None and args.trials < 1:
         raise ConfigError("--trials", f"must be >= 1, got {args.trials}")
-    suite = read_suite(path, trials=args.trials, seed=args.seed)
+    if args.max_scenarios is not None and args.max_scenarios < 1:
+        raise ConfigError("--max-scenarios", f"must be >= 1, got {args.max_scenarios}")
+    suite = read_suite(
+        path,
+        trials=args.trials,
+        seed=args.seed,
+        only=args.only or (),
+        max_scenarios=args.max_scenarios or MAX_SCENARIOS,
+    )
     check_references(suite)
     if suite.simulated_only and not simulated and not args.only:
         raise ConfigError(

@@ -14,6 +14,7 @@ from lbbench.cli.common import (
 )
 from lbbench.cli.plan import Plan, suite_name, suite_plan
 from lbbench.errors import ConfigError
+from lbbench.scenario.suite_file import MAX_SCENARIOS
 
 # The flags that describe one scenario (refused with a suite); their defaults are None.
 SINGLE = {
@@ -51,6 +52,13 @@ def add_suite_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="run only the suite's scenarios of this name or group (a * matches anything; "
         "repeatable)",
+    )
+    parser.add_argument(
+        "--max-scenarios",
+        type=int,
+        metavar="N",
+        help=f"run a suite whose matrices make more than {MAX_SCENARIOS:,} scenarios (refused "
+        "otherwise, before any is made)",
     )
     add_set(parser)
     parser.add_argument("--out", default="results", help="folder for the result set")

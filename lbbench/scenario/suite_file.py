@@ -45,9 +45,11 @@ settings applied together (``{ strategy = "adaptive", strategy_options =
 from __future__ import annotations
 
 import itertools
+import math
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +73,12 @@ ROUTING = (
     "panic_threshold",
 )
 SCENARIO_KEYS = ("fleet", "faults", "load", *ROUTING)
+# More scenarios than this are refused unless asked for (--max-scenarios); the estimate
+# of their time goes by the rig's overhead per trial (start, calibration) and the
+# simulator's rate (both measured here, 2026-12-07; machines differ, 2-3x).
+MAX_SCENARIOS = 10_000
+LIVE_OVERHEAD_S = 3.0
+SIM_REQUESTS_PER_S = 50_000.0
 TOP_KEYS = (
     "simulated_only",
     "name",
@@ -163,8 +171,17 @@ class Suite:
     trial_detail: str = "full"  # "lean": trials without timelines, events, per-backend rows
 
 
-def read_suite(path: str | Path, *, trials: int | None = None, seed: int | None = None) -> Suite:
-    """Read and expand a suite file (``trials``/``seed`` override the file's)."""
+def read_suite(
+    path: str | Path,
+    *,
+    trials: int | None = None,
+    seed: int | None = None,
+    only: Sequence[str] = (),
+    max_scenarios: int = MAX_SCENARIOS,
+) -> Suite:
+    """Read and expand a suite file (``trials``/``seed`` override the file's). A matrix of
+    more than ``max_scenarios`` cells is refused before it is expanded, unless ``only``
+    picks few enough of them (then only those are made)."""
     source = str(path)
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
@@ -172,11 +189,19 @@ def read_suite(path: str | Path, *, trials: int | None = None, seed: int | None 
         raise ConfigError(source, f"invalid TOML: {error}") from None
     except OSError as error:
         raise ConfigError(source, f"cannot read: {error.strerror}") from None
-    return parse_suite(data, source, trials=trials, seed=seed)
+    return parse_suite(
+        data, source, trials=trials, seed=seed, only=only, max_scenarios=max_scenarios
+    )
 
 
 def parse_suite(
-    data: Mapping[str, Any], source: str, *, trials: int | None = None, seed: int | None = None
+    data: Mapping[str, Any],
+    source: str,
+    *,
+    trials: int | None = None,
+    seed: int | None = None,
+    only: Sequence[str] = (),
+    max_scenarios: int = MAX_SCENARIOS,
 ) -> Suite:
     where = f"{source}: "
     check_keys(data, TOP_KEYS, where)
@@ -191,10 +216,21 @@ def parse_suite(
     if not isinstance(tables, list) or not tables:
         raise ConfigError(f"{where}scenario", "needs at least one [[scenario]] table")
     folder = Path(source).parent
+    # The number of cells is known before any is made: a runaway matrix (seven axes of
+    # ten values: ten million scenarios) is refused at once instead of filling memory.
+    cells = sum(_cell_count(table) for table in tables)
+    too_many = cells > max_scenarios
+    if too_many and not only:
+        first = _expand(defaults, tables[0], f"{where}scenario[0]", folder, trials, seed, limit=1)
+        raise _too_many(source, cells, first[0] if first else None, max_scenarios)
+    pick = tuple(only) if too_many else ()
     scenarios: list[Scenario] = []
     for index, table in enumerate(tables):
         at = f"{where}scenario[{index}]"
-        scenarios.extend(_expand(defaults, table, at, folder, trials, seed))
+        room = max_scenarios + 1 - len(scenarios) if too_many else None
+        scenarios.extend(_expand(defaults, table, at, folder, trials, seed, pick, room))
+        if too_many and len(scenarios) > max_scenarios:  # --only picked too many still
+            raise _too_many(source, cells, scenarios[0], max_scenarios)
     _check_distinct(scenarios, source)
     # Metric names and thresholds are checked against the metrics registry by
     # whoever runs the suite (the results layer sits above this one).
@@ -294,6 +330,34 @@ def _published(table: Any, scenarios: list[Scenario], where: str) -> Published:
     )
 
 
+def _cell_count(table: Any) -> int:
+    """How many scenarios a [[scenario]] table makes (the product of its axes), unexpanded."""
+    matrix = table.get("matrix", {}) if isinstance(table, Mapping) else {}
+    if not isinstance(matrix, Mapping):
+        return 1  # (_expand says what is wrong with it)
+    return math.prod(len(v) if isinstance(v, list) else 1 for v in matrix.values())
+
+
+def _too_many(source: str, cells: int, first: Scenario | None, limit: int) -> ConfigError:
+    """One line: how many, about how long, and how to go ahead."""
+    estimate = ""
+    if first is not None:
+        load = first.load
+        live_h = cells * first.trials * (load.duration_s + load.drain_s + LIVE_OVERHEAD_S) / 3600
+        requests = cells * first.trials * load.rate * load.duration_s
+        sim_h = requests / SIM_REQUESTS_PER_S / 3600
+        estimate = (
+            f" (about {live_h:,.0f} h live, {sim_h:,.1f} h simulated on one CPU, going by the "
+            f"first scenario's load: {first.trials} trial(s) of {load.duration_s:g} s at "
+            f"{load.rate:g} requests/s)"
+        )
+    return ConfigError(
+        source,
+        f"its matrices make {cells:,} scenarios, over the limit of {limit:,}{estimate}: pick "
+        f"some with --only NAME, or allow them with --max-scenarios {cells}",
+    )
+
+
 def _expand(
     defaults: Mapping[str, Any],
     table: Any,
@@ -301,8 +365,11 @@ def _expand(
     folder: Path,
     trials: int,
     seed: int,
+    only: tuple[str, ...] = (),
+    limit: int | None = None,
 ) -> list[Scenario]:
-    """The scenarios of one [[scenario]] table: one, or one per matrix cell."""
+    """The scenarios of one [[scenario]] table: one, or one per matrix cell (with ``only``,
+    just the cells whose name or group matches one of its patterns; at most ``limit``)."""
     table = check_keys(table, ("name", "matrix", *SCENARIO_KEYS), where)
     group = convert(str, table.get("name", where.rpartition(": ")[2]), join(where, "name"))
     base = _Parts.of(defaults, f"{where.rpartition(': ')[0]}: defaults", folder)
@@ -313,15 +380,19 @@ def _expand(
         at = join(where, f"matrix.{key}")
         if not isinstance(values, list) or not values:
             raise ConfigError(at, "must be a non-empty array of values")
-        axes.append([(key, value, f"{at}[{i}]") for i, value in enumerate(values)])
+        axes.append([(key, value, f"{at}[{i}]", _label(value)) for i, value in enumerate(values)])
     scenarios = []
+    whole_group = not only or any(fnmatchcase(group, pattern) for pattern in only)
     for cell in itertools.product(*axes):
-        parts = base
-        labels = []
-        for key, value, at in cell:
-            parts = parts.over(_Parts.of_matrix(key, value, at, folder))
-            labels.append((key, _label(value)))
+        labels = [(key, label) for key, _, _, label in cell]
+        if limit is not None and len(scenarios) >= limit:
+            break
         name = _cell_name(group, labels)
+        if not whole_group and not any(fnmatchcase(name, pattern) for pattern in only):
+            continue  # named before it is made: a pick from a huge matrix costs little
+        parts = base
+        for key, value, at, _ in cell:
+            parts = parts.over(_Parts.of_matrix(key, value, at, folder))
         cell_at = cell[-1][2] if cell else where
         scenarios.append(parts.scenario(name, group, tuple(labels), trials, seed, cell_at))
     return scenarios

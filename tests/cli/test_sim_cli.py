@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -287,3 +288,50 @@ print(code, len(result.scenarios))
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split()[-2:] == ["0", "1"], done.stdout[-500:]
+
+
+RUNAWAY = """
+name = "runaway"
+[defaults]
+fleet = "uniform"
+load = { rate = 200, duration_s = 1 }
+[[scenario]]
+name = "cell"
+matrix.strategy = ["round_robin", "random", "p2c", "least_connections", "peak_ewma",
+                   "weighted_random", "weighted_round_robin", "probing", "adaptive", "random"]
+matrix."failover.retry.budget_ratio" = [0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.09, 0.1]
+matrix."failover.retry.max_attempts" = [2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
+matrix."failover.eject.consecutive_failures" = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+matrix."failover.eject.base_ejection_s" = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+matrix."failover.hedge.percentile" = [50, 55, 60, 65, 70, 75, 80, 85, 90, 95]
+matrix.deadline_s = [0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0]
+"""
+
+
+def test_a_runaway_matrix_is_refused_before_it_is_made_and_a_pick_from_it_runs(tmp_path):
+    """Seven axes of ten values: ten million cells. Refused at once, in one line, with the
+    count, an estimate and the way on; --only picks cells from it without making the rest."""
+    suite = tmp_path / "runaway.toml"
+    suite.write_text(RUNAWAY)
+    out = tmp_path / "out"
+    started = time.monotonic()
+    done = lbbench("sim", str(suite), "--out", str(out))
+    assert time.monotonic() - started < 30
+    assert done.returncode == 2, done.stderr
+    [line] = done.stderr.strip().splitlines()
+    for words in ("10,000,000 scenarios", "over the limit of 10,000", "h simulated", "--only",
+                  "--max-scenarios 10000000"):  # fmt: skip
+        assert words in line, line
+    assert not out.exists()
+    # two axes fewer: 100 000 cells, still over the limit, picked from
+    suite.write_text("\n".join(line for line in RUNAWAY.splitlines() if "eject" not in line))
+    one = "cell: p2c, 0.05, 3, 90, 1.0"
+    done = lbbench("sim", str(suite), "--only", one, "--trials", "1", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    (scenario,) = read_result(next(out.iterdir()))["scenarios"]
+    assert scenario["name"] == one
+    done = lbbench("sim", str(suite), "--only", "cell: *", "--out", str(out))
+    assert done.returncode == 2, done.stderr
+    assert "100,000 scenarios" in done.stderr  # all picked: still too many
+    done = lbbench("sim", str(suite), "--max-scenarios", "0", "--out", str(out))
+    assert "--max-scenarios: must be >= 1" in done.stderr
