@@ -3,8 +3,9 @@
 A file is written to a temporary name in the same folder and then linked
 into place, so a reader never sees half a file and an existing result is
 never overwritten. Readers reject anything that is not JSON, not an
-object, of another format, or missing what the format promises, with one
-line naming the file and what is wrong.
+object, of another format, or not of the shape the format declares
+(``file_schema``: types, and figures a measurement cannot have), with one
+line naming the file and the field.
 """
 
 from __future__ import annotations
@@ -21,25 +22,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from lbbench.errors import LbbenchError
-from lbbench.vocabulary import OUTCOMES
+from lbbench.errors import ConfigError, LbbenchError
+from lbbench.results.file_schema import check_result_set
 
 FORMAT = "lbbench.run/1"
 _PACKAGES = ("lbbench", "pyzmq", "hdrhistogram", "rich")
-_SCENARIO_KEYS = (
-    "key",
-    "profile",
-    "strategy",
-    "failover",
-    "load",
-    "seed",
-    "valid",
-    "problems",
-    "summary",
-    "samples",
-    "trials",
-)
-_SUMMARY_KEYS = ("requests", "throughput_rps", "latency_ms", "backends", "fairness", "failover")
 
 
 class ResultError(LbbenchError):
@@ -172,25 +159,7 @@ def validate(data: Any, where: str) -> None:
     found = data.get("format")
     if found != FORMAT:
         raise ResultError(where, f"unknown format {found!r} (this lbbench reads {FORMAT})")
-    for key in ("run_id", "created_utc", "environment", "config", "scenarios"):
-        if key not in data:
-            raise ResultError(where, f"missing {key!r}")
-    if not isinstance(data["scenarios"], list) or not data["scenarios"]:
-        raise ResultError(where, "scenarios: expected a non-empty list")
-    for index, scenario in enumerate(data["scenarios"]):
-        at = f"scenarios[{index}]"
-        if not isinstance(scenario, dict):
-            raise ResultError(where, f"{at}: expected an object")
-        for key in _SCENARIO_KEYS:
-            if key not in scenario:
-                raise ResultError(where, f"{at}: missing {key!r}")
-        summary = scenario["summary"]
-        for key in _SUMMARY_KEYS:
-            if key not in summary:
-                raise ResultError(where, f"{at}.summary: missing {key!r}")
-        requests = summary["requests"]
-        outcomes = sum(requests.get(status, 0) for status in OUTCOMES)
-        if requests.get("sent") != outcomes + requests.get("lost", 0):
-            raise ResultError(
-                where, f"{at}: sent {requests.get('sent')} != outcomes {outcomes} + lost"
-            )
+    try:
+        check_result_set(data)
+    except ConfigError as error:
+        raise ResultError(where, str(error)) from None

@@ -9,13 +9,17 @@ import pytest
 from lbbench.results.files import FORMAT, ResultError, read_result, write_result
 
 
+def latency() -> dict:
+    return {"p50": 1.0, "p90": 1.5, "p99": 2.0, "p99.9": 2.5, "max": 3.0, "mean": 1.2}
+
+
 def minimal(run_id: str = "r1") -> dict:
     requests = {"sent": 3, "ok": 2, "error": 1, "timeout": 0, "unavailable": 0}
     requests |= {"overloaded": 0, "lost": 0}
     summary = {
         "requests": requests,
         "throughput_rps": 1.0,
-        "latency_ms": {},
+        "latency_ms": {"corrected": latency(), "uncorrected": latency()},
         "backends": [],
         "fairness": {},
         "failover": {},
@@ -69,7 +73,7 @@ BAD = [
     ("[1, 2]", "not a result set"),
     (json.dumps({**minimal(), "format": "locust.stats/2"}), "unknown format 'locust.stats/2'"),
     (json.dumps({k: v for k, v in minimal().items() if k != "format"}), "unknown format None"),
-    (json.dumps({**minimal(), "scenarios": []}), "non-empty list"),
+    (json.dumps({**minimal(), "scenarios": []}), "scenarios: must not be empty"),
     ("[" * 100_000, "nested too deep"),
 ]
 
@@ -86,8 +90,54 @@ def test_corrupt_truncated_or_foreign_files_get_one_clear_error(tmp_path, text, 
 def test_a_result_whose_counts_do_not_add_up_is_rejected(tmp_path):
     data = minimal()
     data["scenarios"][0]["summary"]["requests"]["ok"] = 1
-    with pytest.raises(ResultError, match="sent 3 != outcomes 2"):
+    with pytest.raises(ResultError, match=r"requests: sent 3 != outcomes \+ lost 2"):
         read_result(_write(tmp_path, json.dumps(data)))
+
+
+def _with(path: str, value):
+    """minimal() with the value at a dotted path (list indexes as numbers) replaced."""
+    data = minimal()
+    data["scenarios"][0]["samples"] = {"p99_ms": [2.0, 2.1]}
+    *parents, last = path.split(".")
+    node = data
+    for key in parents:
+        node = node[int(key)] if isinstance(node, list) else node[key]
+    node[int(last) if isinstance(node, list) else last] = value
+    return data
+
+
+IMPOSSIBLE = [
+    # what a shared result file said, where, and the words of the one line refusing it
+    ("scenarios.0.summary", None, "scenarios[0].summary: must be an object, got null"),
+    ("scenarios.0.trials", "many", "scenarios[0].trials: must be a list, got str"),
+    ("scenarios.0.summary.latency_ms.corrected.p99", float("nan"), "p99: must be a finite"),
+    ("scenarios.0.summary.latency_ms.corrected.p99", float("inf"), "p99: must be a finite"),
+    ("scenarios.0.summary.latency_ms.corrected.p99", -5, "corrected.p99: must be >= 0"),
+    ("scenarios.0.summary.latency_ms.corrected.p99", 7.0, "p99: 7.0 is above p99.9 2.5"),
+    ("scenarios.0.summary.latency_ms.corrected.p50", 2.5, "p50: 2.5 is above p90 1.5"),
+    ("scenarios.0.summary.requests.ok", -1, "requests.ok: must be >= 0"),
+    ("scenarios.0.summary.requests.sent", "3", "requests.sent: must be an integer"),
+    ("scenarios.0.summary.throughput_rps", True, "throughput_rps: must be a number"),
+    ("scenarios.0.samples.p99_ms", [2.0, float("nan")], "samples.p99_ms[1]: must be a finite"),
+    ("scenarios.0.samples", [], "samples: must be an object"),
+    ("scenarios.0.summary.backends", [{"id": "b0", "share": 1.5}], "share: must be <= 1"),
+    ("scenarios.0.summary.error_rate", -0.1, "error_rate: must be >= 0"),
+    ("scenarios.0.valid", "yes", "scenarios[0].valid: must be true or false"),
+    ("scenarios.0.key", 5, "scenarios[0].key: must be a str"),
+    ("scenarios.0", 7, "scenarios[0]: must be an object, got int"),
+    ("scenarios.0.trials", [{"requests": {"sent": 1}}], "trials[0].requests: sent 1 != "),
+    ("scenarios.0.trials", [{"requests": {"sent": 0}}], "trials[0].latency_ms: missing"),
+    ("scenarios.0.summary.latency_ms.corrected.p50", None, "p50: must be a number, got None"),
+]
+
+
+@pytest.mark.parametrize(("path", "value", "words"), IMPOSSIBLE)
+def test_a_result_file_saying_what_no_measurement_can_is_one_line(tmp_path, path, value, words):
+    file = _write(tmp_path, json.dumps(_with(path, value)))
+    with pytest.raises(ResultError) as caught:
+        read_result(file)
+    message = str(caught.value)
+    assert message.startswith(f"{file}: ") and words in message and "\n" not in message
 
 
 def test_a_writer_killed_mid_write_leaves_nothing_a_reader_picks_up(tmp_path):
