@@ -31,6 +31,7 @@ import zmq
 
 from lbbench import protocol as p
 from lbbench.balancer import control
+from lbbench.balancer.budget import PeerBudgets
 from lbbench.balancer.inbox import Inbox
 from lbbench.balancer.limits import (
     CONTROL_MAX_MESSAGE_SIZE,
@@ -60,10 +61,14 @@ DEFAULT_BACKEND = p.DEFAULT_BACKEND
 DEFAULT_CONTROL = p.DEFAULT_CONTROL
 
 _BATCH = 256  # messages drained from one socket (or routed) before looking at the others
+_FLOOD_BATCH = 32  # backend messages read at a time while most are over budget
+_FLOOD_REST_S = 0.0005  # and the pause between those batches
 _READ_BATCH = 1024  # requests read into the inbox at a time: reading is cheap
 _ROUTE_BUDGET_S = 0.005  # routing from the inbox stops after this long, to read again
 _BACKLOG_RETRY_S = 0.001  # how soon a reply held for a slow client is tried again
 _EXIT_FLUSH_S = 1.0  # at exit, how long replies held for slow clients may still go out
+WHO_INTERVAL_S = 1.0  # a peer that has not joined is asked to announce itself this often
+MAX_ASKED_WHO = 10_000  # peers whose last WHO is remembered
 MAX_REFUSALS_LOGGED = 100  # peers whose refused READY gets a line in the log (all are counted)
 _MALFORMED = MALFORMED.encode()
 _OVERLOADED = OVERLOADED.encode()
@@ -159,6 +164,9 @@ class Balancer:
         self._stop = False
         self.malformed = 0
         self.refused_ready = 0  # READYs refused: a bad id or metadata, or too many backends
+        self.budgets = PeerBudgets()  # what each backend peer may send (balancer.budget)
+        self._asked_who: dict[str, float] = {}
+        self.asked_who = 0
         self._refusals_logged: set[str] = set()
         self.received = 0
         self.answered = 0
@@ -216,6 +224,7 @@ class Balancer:
                 "answered": self.answered,
                 "malformed": self.malformed,
                 "refused_ready": self.refused_ready,
+                "backend_budget": {**self.budgets.stats(now), "asked_who": self.asked_who},
                 "shed": {
                     "queue": self.shed_queue,
                     "waited": self.shed_waited,
@@ -274,6 +283,7 @@ class Balancer:
                             True,
                         )
                         client.sent = sent + 1
+                        self.budgets.earned(action.backend)  # it may answer
                     except zmq.ZMQError:  # EHOSTUNREACH: not connected; EAGAIN: full
                         more.extend(router.on_send_failed(now, action.attempt))
                 elif kind is Arm:
@@ -292,8 +302,10 @@ class Balancer:
                     self.answered += 1
                 elif kind is Cancel:
                     self._send_backend(action.backend, [p.CANCEL, p.pack_id(action.attempt)])
-                elif kind is Probe:
-                    self._send_backend(action.backend, [p.PROBE, p.pack_id(0)])
+                elif kind is Probe and self._send_backend(
+                    action.backend, [p.PROBE, p.pack_id(0)]
+                ):
+                    self.budgets.earned(action.backend)  # it may answer
             pending = more
 
     def _ident(self, backend_id: str) -> bytes:
@@ -390,10 +402,24 @@ class Balancer:
         command = frames[1]
         router = self.router
         state = router.backends.get(sender)
-        self.silence.heard(sender, now)
+        joined = state is not None and state.joined
+        budgets = self.budgets
+        if not budgets.allows(sender, joined, now):  # over budget: dropped unread, counted
+            if budgets.newly_quarantined:
+                for peer in budgets.newly_quarantined:
+                    print(
+                        f"balancer: quarantined backend peer {peer!r} for "
+                        f"{budgets.settings.quarantine_s:g} s: far more messages than its "
+                        "traffic explains",
+                        file=sys.stderr,
+                    )
+                budgets.newly_quarantined.clear()
+            return
+        if joined:  # (only joined targets: ids that never join leave no record)
+            self.silence.heard(sender, now)
         if command[:3] == p.REP and len(frames) == 3:
-            if state is None or not state.joined:
-                self._send_backend(sender, [p.WHO])
+            if not joined:
+                self._ask_who(sender, now)
                 return
             try:
                 attempt, ok = p.parse_reply_header(command)
@@ -401,8 +427,8 @@ class Balancer:
                 return
             self._execute(router.on_reply(now, attempt, ok, sender, frames[2]), now)
         elif command == p.HB:
-            if state is None or not state.joined:
-                self._send_backend(sender, [p.WHO])
+            if not joined:
+                self._ask_who(sender, now)
             else:
                 self._execute(router.on_heartbeat(now, sender), now)
         elif command == p.READY and len(frames) == 3:
@@ -416,6 +442,7 @@ class Balancer:
                     logged.add(sender)
                     print(f"balancer: refused READY from {sender!r}: {error}", file=sys.stderr)
                 return
+            self.silence.heard(sender, now)
             self._execute(router.on_join(now, backend), now)
         elif command == p.PROBED and len(frames) == 5:
             try:
@@ -425,13 +452,27 @@ class Balancer:
             self._execute(router.on_probe_reply(now, sender, in_flight, latency), now)
         elif command == p.BYE:
             self.silence.forget(sender)
+            budgets.left(sender)
             self._execute(router.on_leave(now, sender, "said goodbye"), now)
+
+    def _ask_who(self, peer: str, now: float) -> None:
+        """Ask a peer that has not joined to announce itself: once per WHO_INTERVAL_S at
+        most (a peer heartbeating unjoined as fast as it can got a WHO for every one)."""
+        asked = self._asked_who
+        if now - asked.get(peer, -WHO_INTERVAL_S) < WHO_INTERVAL_S:
+            return
+        if len(asked) >= MAX_ASKED_WHO:
+            asked.clear()  # many ids at once: forget who was asked when (bounded)
+        asked[peer] = now
+        self._send_backend(peer, [p.WHO])
+        self.asked_who += 1
 
     def _forget_the_silent(self, now: float) -> None:
         """Joined targets not heard from for a while left without a word: take them out."""
         joined = [b.id for b in self.router.backends.values() if b.joined]
         for peer, since in self.silence.silent(joined, now):
             self.silence.forget(peer)
+            self.budgets.left(peer)
             self._execute(self.router.on_leave(now, peer, f"silent for {since:.1f} s"), now)
 
     # ------------------------------------------------------------------ loop
@@ -453,6 +494,15 @@ class Balancer:
         # machine took the cores the generator and the targets needed
         # (measured: p90 of the rig's own latency 1.3 ms instead of 0.3).
         waiter = SocketWaiter([s for s in (self.front, self.back, self.ctl) if s is not None])
+        # While a peer floods the backend socket, it is read in small batches with a
+        # pause between them: libzmq then stops reading the flooder's connection once
+        # its queue is full (TCP pushes back on it), instead of the balancer spending a
+        # core on reading what its budget drops. Fair queueing across the targets'
+        # queues still reads each target's replies in every batch.
+        resting = SocketWaiter([s for s in (self.front, self.ctl) if s is not None])
+        rest_until = 0.0
+        back_batch = _BATCH
+        budgets = self.budgets
         front, back, ctl = self.front, self.back, self.ctl
         inbox, outbox = self.inbox, self.outbox
         timers = self._timers
@@ -471,17 +521,27 @@ class Balancer:
                 wait = 0.0
             elif outbox.bytes:  # a client is slow to read: look again soon, without spinning
                 wait = min(wait, _BACKLOG_RETRY_S)
-            for sock in waiter.wait(wait):
+            if now < rest_until:
+                ready = resting.wait(min(wait, rest_until - now))
+            else:
+                ready = waiter.wait(wait)
+            for sock in ready:
                 if sock is ctl:
                     request = ctl.recv_multipart()  # all of it: a REP socket takes one message
                     ctl.send(p.encode_json(control.answer(self, request, monotonic())))
                 elif sock is back:
-                    for _ in range(_BATCH):
+                    dropped = budgets.dropped
+                    for _ in range(back_batch):
                         try:
                             frames = receive(back)
                         except zmq.Again:
                             break
                         self._on_backend(frames, monotonic())
+                    if 2 * (budgets.dropped - dropped) > back_batch:  # mostly over budget
+                        back_batch = _FLOOD_BATCH
+                        rest_until = monotonic() + _FLOOD_REST_S
+                    else:
+                        back_batch = _BATCH
                 elif sock is front:
                     self._read_frontend()
             if inbox:
@@ -504,7 +564,7 @@ class Balancer:
         for _, _, frames in inbox.drain():
             self._answer(frames, _UNAVAILABLE)
         for rid in list(self._clients):
-            envelope = self._clients.pop(rid)[0]
+            envelope = self._clients.pop(rid).envelope
             outbox.send([*envelope, _UNAVAILABLE, b"", b""])
             self.answered += 1
         deadline = monotonic() + _EXIT_FLUSH_S

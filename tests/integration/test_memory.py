@@ -13,6 +13,7 @@ import threading
 import time
 
 import psutil
+import pytest
 import zmq
 
 from lbbench.balancer.limits import Limits
@@ -101,3 +102,47 @@ def poll_until_answered(rig: LiveProcesses, count: int) -> None:
             return
         assert time.monotonic() < deadline, (stats["received"], stats["answered"])
         time.sleep(0.05)  # sleep-ok: the interval of a poll bounded by its deadline
+
+
+CHURN_S = 60.0
+CHURN_AT_ONCE = 8  # clients connected at any time
+CHURN_REQUESTS = 300  # each sends this many 4 KB requests, reads nothing and vanishes
+
+
+@pytest.mark.slow
+def test_a_minute_of_clients_that_send_never_read_and_vanish_leaves_nothing_held():
+    """Churn: for a minute, clients connect, send, never read a reply and close. Each one's
+    backlog of replies must be let go once it has gone (issue 24: the outbox could hold a
+    gone client's backlog while nothing read the socket), so at the end the outbox is empty
+    and the balancer's memory is back near where it started."""
+    with LiveProcesses(scenario("uniform", "p2c"), seed=1) as rig:
+        rig.wait_ready()
+        balancer = psutil.Process(rig.balancer.popen.pid)
+        baseline = balancer.memory_info().rss
+        payload = b"c" * 4096
+        clients: list[zmq.Socket] = []
+        ended = time.monotonic() + CHURN_S
+        made = 0
+        while time.monotonic() < ended:
+            sock = client(rig.frontend)
+            for _ in range(CHURN_REQUESTS):
+                sock.send_multipart([b"", payload])
+            clients.append(sock)
+            made += 1
+            if len(clients) >= CHURN_AT_ONCE:
+                clients.pop(0).close(0)  # vanishes with replies still coming to it
+            time.sleep(0.05)  # sleep-ok: the pace of the churn, not a wait for readiness
+        for sock in clients:
+            sock.close(0)
+        poll_until_answered(rig, made * CHURN_REQUESTS)
+        deadline = time.monotonic() + 15.0
+        while True:
+            replies = rig.control({"cmd": "stats"})["replies"]
+            rss = balancer.memory_info().rss
+            if replies["held_bytes"] == 0 and rss <= baseline + GROWTH_BYTES:
+                break
+            assert time.monotonic() < deadline, (replies, rss - baseline, made)
+            time.sleep(0.1)  # sleep-ok: the interval of a poll bounded by its deadline
+        assert replies["held"] == 0 and replies["gone"] > 0, replies
+        status, _, answer = request(rig.frontend, b"after the churn", timeout_s=10.0)
+        assert (status, answer) == (b"ok", b"after the churn")

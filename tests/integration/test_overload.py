@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import psutil
 import pytest
 
 from lbbench.rigs.live import LiveProcesses, LiveRig
@@ -60,16 +61,38 @@ def test_a_balancer_slower_than_its_load_sheds_the_excess_at_once(monkeypatch):
     case = scenario("uniform", "round_robin")
     with LiveProcesses(case, seed=1, balancer_module="tests.integration.slow_balancer") as rig:
         rig.wait_ready()
+        # What this slowed balancer could serve with a core of its own, on this machine,
+        # now: its CPU per request, measured on a load it keeps up with (four clients
+        # each sending as soon as its answer is back: nothing is shed; a light load
+        # costs more per request than a heavy one, whose work is batched, so this is
+        # a floor of its capacity: 1 520 to 1 550/s here, served 1 560 to 2 030 ok/s).
+        # Machines differ (the same code costs 3x more per request on another machine of
+        # this kind), so the test holds the balancer to a share of that, not a constant.
+        balancer = psutil.Process(rig.balancer.popen.pid)
+        cpu = sum(balancer.cpu_times()[:2])
+        burst = LoadSpec(rate=1e6, duration_s=2.0, mode="closed", clients=4, drain_s=1.0)
+        best = LoadRun(burst, rig.frontend, seed=2).wait(timeout_s=30.0).recorder
+        cpu = sum(balancer.cpu_times()[:2]) - cpu
+        assert best.outcomes.get("overloaded", 0) == 0 and best.outcomes["ok"] > 0
+        capacity_rps = best.outcomes["ok"] / cpu
+        before = rig.control({"cmd": "stats"})
         load = LoadSpec(rate=8000.0, duration_s=3.0, arrival="constant", drain_s=2.0)
         report = LoadRun(load, rig.frontend, seed=1).wait(timeout_s=30.0)
         stats = rig.control({"cmd": "stats"})
     recorder = report.recorder
     max_wait_s = stats["limits"]["max_wait_s"]
     assert recorder.lost == 0 and recorder.unknown_replies == 0
-    assert recorder.sent == stats["received"] == stats["answered"]
+    received = stats["received"] - before["received"]
+    assert before["received"] == before["answered"]
+    assert recorder.sent == received == stats["answered"] - before["answered"]
     shed = stats["shed"]["queue"] + stats["shed"]["waited"]  # on arrival, or after max_wait
     assert shed == recorder.outcomes["overloaded"] > 0.3 * recorder.sent
     # Shed ones in max_wait, served ones in a few ms: nothing waits for the deadline.
     assert recorder.corrected.get_max_value() / 1e6 <= max_wait_s + 2 * SLACK_S
     served_rps = recorder.outcomes["ok"] / load.duration_s
-    assert served_rps >= 0.5 / cost_s  # at least half what the slowed router could do at best
+    # It shares two cores with the generator and four targets, and shedding the excess
+    # costs CPU too (reading and answering 5 000 requests/s), but it keeps serving: a
+    # collapse would serve a small fraction (a FIFO fleet at 10x serves 18 %,
+    # test_ten_times_the_fleets_capacity).
+    print(f"served {served_rps:.0f} ok/s of a capacity of {capacity_rps:.0f}/s")
+    assert served_rps >= 0.4 * capacity_rps, (served_rps, capacity_rps)
