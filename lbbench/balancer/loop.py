@@ -302,9 +302,7 @@ class Balancer:
                     self.answered += 1
                 elif kind is Cancel:
                     self._send_backend(action.backend, [p.CANCEL, p.pack_id(action.attempt)])
-                elif kind is Probe and self._send_backend(
-                    action.backend, [p.PROBE, p.pack_id(0)]
-                ):
+                elif kind is Probe and self._send_backend(action.backend, [p.PROBE, p.pack_id(0)]):
                     self.budgets.earned(action.backend)  # it may answer
             pending = more
 
