@@ -102,7 +102,7 @@ def test_mutated_result_files_give_a_result_or_one_line(tree, sweep, tmp_path, c
 
 
 @pytest.mark.slow
-@settings(max_examples=400, **FUZZ)
+@settings(max_examples=150, **FUZZ)
 @given(choice=st.data())
 def test_many_more_mutated_result_files(tree, sweep, tmp_path, choice):
     """CI's longer fuzzing (``-m slow``), with new draws each run."""
