@@ -30,7 +30,12 @@ from lbbench.vocabulary import OUTCOMES
 Check = Callable[[Any, str], None]
 
 
-def number(low: float | None = 0.0, high: float | None = None, null: bool = False) -> Check:
+# No figure of a run comes near these (a latency of 30 years in ms, 10^12 requests a
+# second); beyond them sums and ratios of several overflow.
+LARGEST = 1e12
+
+
+def number(low: float | None = 0.0, high: float | None = LARGEST, null: bool = False) -> Check:
     """A finite number in [low, high] (None: unbounded); ``null``: JSON null allowed too."""
 
     def check(value: Any, where: str) -> None:
@@ -53,6 +58,8 @@ def integer(low: int = 0, null: bool = False) -> Check:
             return
         if convert(int, value, where) < low:
             raise ConfigError(where, f"must be >= {low}, got {value!r}")
+        if value > LARGEST:
+            raise ConfigError(where, f"must be <= {LARGEST:g}, got {value!r}")
 
     return check
 
@@ -67,10 +74,6 @@ def text(null: bool = False) -> Check:
 
 def boolean(value: Any, where: str) -> None:
     convert(bool, value, where)
-
-
-def anything(value: Any, where: str) -> None:
-    """Not checked (free-form: a run's configuration, its environment)."""
 
 
 def list_of(item: Check, non_empty: bool = False) -> Check:
@@ -149,6 +152,21 @@ def outcomes_add_up(value: Mapping[str, Any], where: str) -> None:
         raise ConfigError(where, f"sent {value['sent']} != outcomes + lost {counted}")
 
 
+def histogram(value: Any, where: str) -> None:
+    """An HdrHistogram in its standard compressed encoding (decoded here: a reader that
+    decodes it later must not meet garbage)."""
+    from lbbench.results.recorder import decode
+
+    convert(str, value, where)
+    try:
+        decoded = decode(value)
+    except Exception:  # (hdrh raises whatever its parsing meets)
+        raise ConfigError(where, "not an encoded HdrHistogram") from None
+    if decoded is None or decoded.get_total_count() < 0:
+        raise ConfigError(where, "not an encoded HdrHistogram")
+
+
+HISTOGRAMS = obj({"corrected": histogram, "uncorrected": histogram})
 MS = number()  # a latency in ms (an empty histogram's figures are 0)
 LATENCY = obj(
     {key: MS for key in ("p50", "p90", "p99", "p99.9", "max", "mean")},
@@ -163,56 +181,54 @@ REQUESTS = obj(
 )
 FRACTION = number(0.0, 1.0)
 BACKEND = obj(
-    {"id": text()},
     {
+        "id": text(),
         "weight": integer(1),
         "tier": integer(),
         "attempts": integer(),
         "share": FRACTION,
         "expected_share": FRACTION,
-        "served_ok": integer(),
         "errors": integer(),
         "timeouts": integer(),
     },
+    {"served_ok": integer()},
 )
 FAIRNESS = obj(
-    {},
     {
-        "jain": number(0.0, 1.0, null=True),
-        "cv": number(null=True),
-        "max_over_mean": number(null=True),
-        "max_share_error": number(null=True),
+        "jain": number(0.0, 1.0),
+        "cv": number(),
+        "max_over_mean": number(),
+        "max_share_error": number(),
     },
-    null=True,
 )
-FAILOVER = obj(
-    {},
+FAILOVER_COUNTS = {
+    count: integer()
+    for count in (
+        "attempts",
+        "retries",
+        "hedges",
+        "hedge_wins",
+        "cancelled",
+        "ejections",
+        "budget_exhausted",
+    )
+}
+FAULT_TIMES = {  # a fault's detection and recovery (null: never, or it never ended)
+    "at_s": number(),
+    "detection_s": number(null=True),
+    "recovery_s": number(null=True),
+}
+FAULT_OPTIONAL = {"duration_s": number(null=True), "kind": text(), "target": text()}
+TRIAL_FAILOVER = obj(
+    {}, {**FAILOVER_COUNTS, "faults": list_of(obj(FAULT_TIMES, FAULT_OPTIONAL))}, null=True
+)
+SUMMARY_FAILOVER = obj(  # over the trials: how many of them detected each fault
     {
-        **{
-            count: integer()
-            for count in (
-                "attempts",
-                "retries",
-                "hedges",
-                "hedge_wins",
-                "cancelled",
-                "ejections",
-                "budget_exhausted",
-            )
-        },
         "faults": list_of(
-            obj(
-                {},
-                {
-                    "at_s": number(),
-                    "duration_s": number(null=True),
-                    "detection_s": number(null=True),
-                    "recovery_s": number(null=True),
-                },
-            )
-        ),
+            obj({**FAULT_TIMES, "detected_in": integer()}, {**FAULT_OPTIONAL, "trials": integer()})
+        )
     },
-    null=True,
+    FAILOVER_COUNTS,
 )
 # Samples are one value per trial and metric; only these can be below zero (attempts per
 # request less one: requests answered without any attempt make it negative).
@@ -223,18 +239,25 @@ def samples(value: Any, where: str) -> None:
     if not isinstance(value, Mapping):
         raise ConfigError(where, f"must be an object, got {_kind(value)}")
     for name, values in value.items():
-        low = None if name in SIGNED_SAMPLES else 0.0
-        list_of(number(low=low, null=True))(values, join(where, str(name)))
+        low = -LARGEST if name in SIGNED_SAMPLES else 0.0
+        list_of(number(low=low))(values, join(where, str(name)))
 
 
-RIF = obj(
-    {},
-    {
-        **{key: number(null=True) for key in ("p50", "p99", "max", "mean")},
-        "counts": map_of(integer()),  # requests in flight an attempt joined -> how often
-    },
-    null=True,
-)
+def rif(value: Any, where: str) -> None:
+    """Requests in flight: ``counts`` (in flight an attempt joined -> how often) and its
+    figures (mean, p50, p99, p99.9, max; null where nobody counted)."""
+    if value is None:
+        return
+    if not isinstance(value, Mapping):
+        raise ConfigError(where, f"must be an object, got {_kind(value)}")
+    for key, figure in value.items():
+        if key == "counts":
+            map_of(integer())(figure, join(where, key))
+        else:
+            number(null=True)(figure, join(where, str(key)))
+
+
+RIF = rif
 SUMMARY = obj(
     {
         "requests": REQUESTS,
@@ -242,9 +265,10 @@ SUMMARY = obj(
         "latency_ms": LATENCIES,
         "backends": list_of(BACKEND),
         "fairness": FAIRNESS,
-        "failover": FAILOVER,
+        "failover": SUMMARY_FAILOVER,
+        "histograms": HISTOGRAMS,
     },
-    {"error_rate": FRACTION, "rif": RIF, "histograms": map_of(text(null=True))},
+    {"error_rate": FRACTION, "rif": RIF},
 )
 TRIAL = obj(
     {"requests": REQUESTS, "latency_ms": LATENCIES},
@@ -257,7 +281,8 @@ TRIAL = obj(
         "backends": list_of(BACKEND),
         "fairness": FAIRNESS,
         "rif": RIF,
-        "failover": FAILOVER,
+        "failover": TRIAL_FAILOVER,
+        "histograms": HISTOGRAMS,
         "events": list_of(obj({})),
     },
 )
@@ -286,12 +311,25 @@ SCENARIO = obj(
         "router_settings": obj({}),
     },
 )
+# What commands read of the run's configuration: the suite's gate thresholds (gate) and
+# its winner map (map); the rest of it is free-form.
+MAP = obj(
+    {
+        "contenders": list_of(text(), non_empty=True),
+        "rows": list_of(text()),
+        "columns": list_of(text()),
+        "metric": text(),
+    },
+    {"max_extra_errors": number(0.0, 1.0)},
+    null=True,
+)
+CONFIG = obj({}, {"gate": text(null=True), "map": MAP})
 RESULT_SET = obj(
     {
         "run_id": text(),
         "created_utc": text(),
         "environment": obj({}),
-        "config": anything,
+        "config": CONFIG,
         "scenarios": list_of(SCENARIO, non_empty=True),
     }
 )

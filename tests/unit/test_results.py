@@ -7,6 +7,9 @@ import json
 import pytest
 
 from lbbench.results.files import FORMAT, ResultError, read_result, write_result
+from lbbench.results.recorder import encode, new_histogram
+
+EMPTY = encode(new_histogram())
 
 
 def latency() -> dict:
@@ -21,8 +24,9 @@ def minimal(run_id: str = "r1") -> dict:
         "throughput_rps": 1.0,
         "latency_ms": {"corrected": latency(), "uncorrected": latency()},
         "backends": [],
-        "fairness": {},
-        "failover": {},
+        "fairness": {"jain": 1.0, "cv": 0.0, "max_over_mean": 1.0, "max_share_error": 0.0},
+        "failover": {"faults": []},
+        "histograms": {"corrected": EMPTY, "uncorrected": EMPTY},
     }
     scenario = {
         "key": "k",
@@ -106,6 +110,8 @@ def _with(path: str, value):
     return data
 
 
+BACKEND = {"id": "b0", "weight": 1, "tier": 0, "attempts": 1, "share": 1.0}
+BACKEND |= {"expected_share": 1.0, "errors": 0, "timeouts": 0}
 IMPOSSIBLE = [
     # what a shared result file said, where, and the words of the one line refusing it
     ("scenarios.0.summary", None, "scenarios[0].summary: must be an object, got null"),
@@ -120,7 +126,10 @@ IMPOSSIBLE = [
     ("scenarios.0.summary.throughput_rps", True, "throughput_rps: must be a number"),
     ("scenarios.0.samples.p99_ms", [2.0, float("nan")], "samples.p99_ms[1]: must be a finite"),
     ("scenarios.0.samples", [], "samples: must be an object"),
-    ("scenarios.0.summary.backends", [{"id": "b0", "share": 1.5}], "share: must be <= 1"),
+    ("scenarios.0.summary.backends", [{**BACKEND, "share": 1.5}], "share: must be <= 1"),
+    ("scenarios.0.summary.backends", [{"id": "b0"}], "backends[0].weight: missing"),
+    ("scenarios.0.samples.p99_ms", [1e308], "samples.p99_ms[0]: must be <= 1e+12"),
+    ("scenarios.0.summary.histograms.corrected", "HISTFAAAA", "not an encoded HdrHistogram"),
     ("scenarios.0.summary.error_rate", -0.1, "error_rate: must be >= 0"),
     ("scenarios.0.valid", "yes", "scenarios[0].valid: must be true or false"),
     ("scenarios.0.key", 5, "scenarios[0].key: must be a str"),
