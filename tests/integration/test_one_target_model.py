@@ -14,6 +14,8 @@ faster live for half the run).
 
 from __future__ import annotations
 
+import pytest
+
 from lbbench.core.faults import Fault
 from lbbench.core.latency import Latency
 from lbbench.results.files import new_result_set, save_result
@@ -52,7 +54,8 @@ def test_a_timed_fault_on_a_target_with_an_antagonist_ends_alike_live_and_simula
         live = run_scenario(scenario, LiveRig())
         if live["valid"]:
             break
-    assert live["valid"], live["problems"]
+    else:  # as test_live_vs_sim: a measurement the machine's other work spoiled says so
+        pytest.skip(f"the machine was too busy for a valid live run: {live['problems']}")
     path = save_result(new_result_set("live", {}, [live]), tmp_path)
     live_entries, simulated = simulate_entries(str(path), SimOptions(), calibrated=True)
     checks = {check.name: check for check in agreement(live_entries, simulated)}
