@@ -143,6 +143,7 @@ def test_a_minute_of_clients_that_send_never_read_and_vanish_leaves_nothing_held
                 break
             assert time.monotonic() < deadline, (replies, rss - baseline, made)
             time.sleep(0.1)  # sleep-ok: the interval of a poll bounded by its deadline
-        assert replies["held"] == 0 and replies["gone"] > 0, replies
+        assert replies["held"] == 0, replies  # (how many went to clients already gone
+        # depends on how fast the fleet answered: TCP buffers take many replies)
         status, _, answer = request(rig.frontend, b"after the churn", timeout_s=10.0)
         assert (status, answer) == (b"ok", b"after the churn")
