@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 
 import pytest
 
 from lbbench.results.files import read_result
+from tests.blocked import run_blocked
 from tests.cli.test_bad_input import lbbench
 
 BAD = [
@@ -267,25 +266,14 @@ LIVE_STACK = ("zmq", "grpc", "grpc_health", "locust", "gevent")
 def test_sim_and_the_api_run_without_the_live_stack(tmp_path):
     """A simulation-only install (a Dask worker, a laptop without pyzmq) runs ``lbbench sim``
     and ``lbbench.api``: pyzmq, grpcio and locust blocked from importing."""
-    program = f"""
-import sys
-
-class Block:
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in {LIVE_STACK!r}:
-            raise ImportError(f"blocked: {{name}}")
-        return None
-
-sys.meta_path.insert(0, Block())
+    body = f"""
 from lbbench.cli import main
 code = main(["sim", "smoke", "--trials", "1", "--duration", "1", "--out", {str(tmp_path)!r}])
 import lbbench.api as lb
 result = lb.run("smoke", simulated=True, trials=1)
 print(code, len(result.scenarios))
 """
-    done = subprocess.run(
-        [sys.executable, "-c", program], capture_output=True, text=True, timeout=120
-    )
+    done = run_blocked(LIVE_STACK, body, timeout_s=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split()[-2:] == ["0", "1"], done.stdout[-500:]
 

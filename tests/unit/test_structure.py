@@ -11,13 +11,12 @@ blocks excluded.
 from __future__ import annotations
 
 import ast
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 import lbbench
+from tests.blocked import run_blocked
 
 PACKAGE = Path(lbbench.__file__).parent
 
@@ -170,24 +169,13 @@ BLOCKED = ("zmq", "grpc", "grpc_health", "locust", "gevent", "hdrh", "rich", "ma
 
 def test_the_core_imports_with_every_driver_and_tool_blocked():
     core = sorted(name for name in MODULES if layer(name) <= 1 and name != "lbbench.protocol")
-    program = f"""
-import sys
-
-class Block:
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in {BLOCKED!r}:
-            raise ImportError(f"blocked: {{name}}")
-        return None
-
-sys.meta_path.insert(0, Block())
+    body = f"""
 import importlib
 for name in {core!r}:
     importlib.import_module(name)
 print(len({core!r}))
 """
-    done = subprocess.run(
-        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60
-    )
+    done = run_blocked(BLOCKED, body, timeout_s=60)
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) == len(core) > 20
 
