@@ -36,3 +36,20 @@ def recv_frames(sock: zmq.Socket) -> list[bytes]:
         frames.append(frame.bytes)
         if not frame.more:
             return frames
+
+
+_SRCFD = int(zmq.SRCFD)
+
+
+def recv_frames_and_fd(sock: zmq.Socket) -> tuple[list[bytes], int]:
+    """``recv_frames``, and the file descriptor of the connection the message came in on
+    (libzmq's ZMQ_SRCFD: -1 when it has none), so that one peer's connection can be cut."""
+    frames = []
+    fd = -1
+    while True:
+        frame = _recv(sock, _NOBLOCK, False)
+        if fd < 0:
+            fd = frame.get(_SRCFD)
+        frames.append(frame.bytes)
+        if not frame.more:
+            return frames, fd

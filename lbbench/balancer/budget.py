@@ -14,10 +14,9 @@ issue 24). Now each peer has a budget, a token bucket:
 - a message over budget is dropped unread and counted; a peer that keeps on
   (``quarantine_after`` messages dropped) is quarantined for
   ``quarantine_s``: everything from it is dropped at the first look, and it is
-  named once in the log and in stats. (A ZeroMQ ROUTER cannot close one
-  accepted connection: libzmq has no call for it, so a quarantine is the
-  nearest thing to disconnecting the peer; with CurveZMQ keys, only authorized
-  peers get a connection at all.)
+  named once in the log and in stats, and its connection is closed
+  (``balancer.cut``; with CurveZMQ keys, only authorized peers get a
+  connection at all).
 
 The records are bounded: one bucket per joined target, one for all strangers
 (with a count of each one's excess, at most ``MAX_STRANGERS``), and at most
@@ -114,6 +113,10 @@ class PeerBudgets:
             bucket.over = 0
             self._stranger_over.pop(peer, None)
         return False
+
+    def quarantined(self, peer: str, now: float) -> bool:
+        until = self._quarantined.get(peer)
+        return until is not None and now < until
 
     def earned(self, peer: str) -> None:
         """The balancer sent ``peer`` something that asks for an answer: one more message."""

@@ -32,6 +32,7 @@ import zmq
 from lbbench import protocol as p
 from lbbench.balancer import control
 from lbbench.balancer.budget import PeerBudgets
+from lbbench.balancer.cut import ConnectionCutter
 from lbbench.balancer.inbox import Inbox
 from lbbench.balancer.limits import (
     CONTROL_MAX_MESSAGE_SIZE,
@@ -54,7 +55,7 @@ from lbbench.gc_pacing import pace_for_good
 from lbbench.precise_wait import SocketWaiter, precise_timers
 from lbbench.security import ServerKeys, check_exposure
 from lbbench.vocabulary import MALFORMED, OVERLOADED, UNAVAILABLE
-from lbbench.zmq_io import recv_frames, send_frames
+from lbbench.zmq_io import recv_frames, recv_frames_and_fd, send_frames
 
 DEFAULT_FRONTEND = p.DEFAULT_FRONTEND
 DEFAULT_BACKEND = p.DEFAULT_BACKEND
@@ -165,6 +166,7 @@ class Balancer:
         self.malformed = 0
         self.refused_ready = 0  # READYs refused: a bad id or metadata, or too many backends
         self.budgets = PeerBudgets()  # what each backend peer may send (balancer.budget)
+        self.cutter = ConnectionCutter()  # closes quarantined peers' connections (balancer.cut)
         self._asked_who: dict[str, float] = {}
         self.asked_who = 0
         self._refusals_logged: set[str] = set()
@@ -224,7 +226,12 @@ class Balancer:
                 "answered": self.answered,
                 "malformed": self.malformed,
                 "refused_ready": self.refused_ready,
-                "backend_budget": {**self.budgets.stats(now), "asked_who": self.asked_who},
+                "backend_budget": {
+                    **self.budgets.stats(now),
+                    "asked_who": self.asked_who,
+                    "disconnected": self.cutter.cuts,
+                    "spared": self.cutter.spared,
+                },
                 "shed": {
                     "queue": self.shed_queue,
                     "waited": self.shed_waited,
@@ -393,7 +400,9 @@ class Balancer:
         self._clients[rid] = ClientRequest(envelope, key or b"", payload, size)
         self._execute(self.router.on_request(now, rid, key, read_at), now)
 
-    def _on_backend(self, frames: list[bytes], now: float) -> None:
+    def _on_backend(self, frames: list[bytes], now: float, fd: int = -1) -> None:
+        """One message from the backend socket; ``fd``: the connection it came in on, when
+        known (while a peer floods the socket), so that a quarantined peer's can be cut."""
         if len(frames) < 2:
             return
         sender = frames[0].decode(errors="replace")
@@ -407,12 +416,16 @@ class Balancer:
                 for peer in budgets.newly_quarantined:
                     print(
                         f"balancer: quarantined backend peer {peer!r} for "
-                        f"{budgets.settings.quarantine_s:g} s: far more messages than its "
-                        "traffic explains",
+                        f"{budgets.settings.quarantine_s:g} s (its connections closed): "
+                        "far more messages than its traffic explains",
                         file=sys.stderr,
                     )
                 budgets.newly_quarantined.clear()
+            if fd >= 0 and budgets.quarantined(sender, now):
+                self.cutter.cut(sender, fd, now)
             return
+        if joined and fd >= 0:
+            self.cutter.heard_target(sender, fd)
         if joined:  # (only joined targets: ids that never join leave no record)
             self.silence.heard(sender, now)
         if command[:3] == p.REP and len(frames) == 3:
@@ -451,6 +464,7 @@ class Balancer:
         elif command == p.BYE:
             self.silence.forget(sender)
             budgets.left(sender)
+            self.cutter.forget_target(sender)
             self._execute(router.on_leave(now, sender, "said goodbye"), now)
 
     def _ask_who(self, peer: str, now: float) -> None:
@@ -471,6 +485,7 @@ class Balancer:
         for peer, since in self.silence.silent(joined, now):
             self.silence.forget(peer)
             self.budgets.left(peer)
+            self.cutter.forget_target(peer)
             self._execute(self.router.on_leave(now, peer, f"silent for {since:.1f} s"), now)
 
     # ------------------------------------------------------------------ loop
@@ -529,12 +544,20 @@ class Balancer:
                     ctl.send(p.encode_json(control.answer(self, request, monotonic())))
                 elif sock is back:
                     dropped = budgets.dropped
-                    for _ in range(back_batch):
-                        try:
-                            frames = receive(back)
-                        except zmq.Again:
-                            break
-                        self._on_backend(frames, monotonic())
+                    if back_batch == _FLOOD_BATCH:  # flooded: which connection, to cut it
+                        for _ in range(back_batch):
+                            try:
+                                frames, fd = recv_frames_and_fd(back)
+                            except zmq.Again:
+                                break
+                            self._on_backend(frames, monotonic(), fd)
+                    else:
+                        for _ in range(back_batch):
+                            try:
+                                frames = receive(back)
+                            except zmq.Again:
+                                break
+                            self._on_backend(frames, monotonic())
                     if 2 * (budgets.dropped - dropped) > back_batch:  # mostly over budget
                         back_batch = _FLOOD_BATCH
                         rest_until = monotonic() + _FLOOD_REST_S
