@@ -103,6 +103,17 @@ def add_routing_flags(parser: Any, strategy_help: str = "see `lbbench list`") ->
     )
 
 
+def add_balancer_flag(parser: Any) -> None:
+    """--balancer: what balances the calls (run, sim, locust)."""
+    from lbbench.scenario.scenario import BALANCERS
+
+    parser.add_argument(
+        "--balancer",
+        help=f"{', '.join(BALANCERS)}: lbbench's own (default), grpcio's client policies, or "
+        "a real proxy configured from the same strategy and failover (docs/proxies.md)",
+    )
+
+
 def add_routing(parser: argparse.ArgumentParser) -> None:
     """The balancer's: the routing flags, --max-pending, --set and --settings-json."""
     add_routing_flags(parser)
@@ -161,9 +172,12 @@ def scenario_from_flags(
     fields, options, rest = scenario_fields(parse_settings(args.set or []), "--set")
     modes = fields.get("failover") or parse_failover(args.failover or "+".join(DEFAULT_MODES))
     strategy = fields.get("strategy", strategy)
+    balancer = fields.get("balancer") or getattr(args, "balancer", None) or "lbbench"
     deadline = args.deadline if args.deadline is not None else DEFAULT_DEADLINE_S
     scenario = Scenario(
-        name=name or f"{strategy} {'+'.join(modes)} on {profile.name}",
+        name=name
+        or f"{balancer + ' ' if balancer not in ('lbbench', 'grpc') else ''}{strategy} "
+        f"{'+'.join(modes)} on {profile.name}",
         profile=profile,
         strategy=strategy,
         failover=modes,
@@ -173,6 +187,8 @@ def scenario_from_flags(
         trials=getattr(args, "trials", None) or 1,
         deadline_s=fields.get("deadline_s", deadline),
         settings=tuple(rest.items()),  # in the order given: the key names them so
+        balancer=balancer,
+        balancer_options=tuple(sorted(fields.get("balancer_options", {}).items())),
     )
     scenario.validate()
     return scenario

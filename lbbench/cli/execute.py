@@ -132,8 +132,16 @@ def execute(
             out.print(f"winner map: {write_map(data, built, map_path(Path(path)))}")
     if plan.suite is not None and plan.suite.rank_by:
         rank_suite(data, plan.suite.rank_by, console if args.json else out, plan.suite.rank_within)
-    for line in problems(data):
-        console.print(f"[bold red]INVALID[/] {line}")
+    from rich.markup import escape
+
+    proxies = sorted({s.proxy for s in plan.scenarios if s.proxy}) if rig.simulated else []
+    if proxies:  # the simulator runs lbbench's router: say what was simulated
+        console.print(
+            f"note: {', '.join(proxies)} scenarios simulated as lbbench's equivalent of their "
+            "configuration (same strategy, modes and settings; docs/proxies.md: where they differ)"
+        )
+    for line in problems(data):  # a proxy's own words may hold [brackets]: text, not markup
+        console.print(f"[bold red]INVALID[/] {escape(line)}")
     failed = [t for s in results for t in s["trials"] if t.get("rig_failure")]
     if failed:
         unanswered = sum(t["rig_failure"]["unanswered"] for t in failed)

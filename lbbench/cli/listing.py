@@ -89,7 +89,9 @@ def run(args: argparse.Namespace) -> int:
     faults.add_column("what the target does")
     faults.add_column("parameters")
     for name, kind in FAULT_KINDS.items():
-        params = ", ".join(f"{k}={v:g}" for k, v in kind.defaults().items())
+        params = ", ".join(
+            f"{k}={v}" if isinstance(v, str) else f"{k}={v:g}" for k, v in kind.defaults().items()
+        )
         faults.add_row(name, kind.description, params or "-")
     console.print(faults)
     profiles = Table(title="Fleet profiles (--targets)", title_justify="left")

@@ -23,7 +23,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from lbbench.cli.common import add_routing_flags, add_set, parse_settings, scenario_from_flags
+from lbbench.cli.common import (
+    add_balancer_flag,
+    add_routing_flags,
+    add_set,
+    parse_settings,
+    scenario_from_flags,
+)
 from lbbench.core.config import DEFAULT_STRATEGY
 from lbbench.errors import ConfigError
 from lbbench.rigs.process import quit_with_parent
@@ -55,6 +61,7 @@ def add_parser(commands: Any) -> None:
     )
     cmd.add_argument("--targets", help="fleet profile of the rig (default heterogeneous)")
     add_routing_flags(cmd)
+    add_balancer_flag(cmd)
     add_set(cmd)
     cmd.add_argument("--pacing-s", type=float, default=0.01, help="seconds between a user's calls")
     cmd.add_argument("--restart-s", type=float, default=2.0, help="restart a crashed target after")
@@ -84,8 +91,12 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError("--locustfile", f"no such file: {name}")
     scenario = _scenario(args)
     profile = scenario.profile
-    if scenario.strategy.startswith("grpc:"):
-        raise ConfigError("--strategy", "Locust drives the ZeroMQ balancer: an lbbench strategy")
+    if scenario.balancer != "lbbench":
+        raise ConfigError(
+            "--balancer" if scenario.proxy else "--strategy",
+            "Locust drives lbbench's own balancer here (its page controls it); measure "
+            f"{scenario.balancer} with lbbench run --balancer {scenario.balancer}",
+        )
     scenario.validate()  # bad input fails before anything starts
     with LiveProcesses(scenario, args.seed) as rig:
         rig.wait_ready()

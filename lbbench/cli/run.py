@@ -7,6 +7,7 @@ from typing import Any
 
 from lbbench.cli.common import (
     LOAD_FLAGS,
+    add_balancer_flag,
     add_routing_flags,
     add_set,
     as_flags,
@@ -20,6 +21,7 @@ from lbbench.scenario.suite_file import MAX_SCENARIOS
 SINGLE = {
     "targets": "--targets",
     "strategy": "--strategy",
+    "balancer": "--balancer",
     "failover": "--failover",
     "option": "--option",
     "rate": "--rate",
@@ -68,6 +70,7 @@ def add_suite_arguments(parser: argparse.ArgumentParser) -> None:
 def add_scenario_arguments(one: Any, strategy_help: str) -> None:
     """The flags that describe scenarios, shared by run and sim (their defaults are None)."""
     add_routing_flags(one, strategy_help)
+    add_balancer_flag(one)
     rate = one.add_mutually_exclusive_group()
     rate.add_argument("--rate", type=float, help="offered requests per second (default 1000)")
     rate.add_argument(

@@ -90,6 +90,12 @@ def add_parsers(commands: Any) -> None:
         action="store_true",
         help="serve gRPC on --bind (default 127.0.0.1:50051) instead of joining a balancer",
     )
+    tgt.add_argument(
+        "--h2",
+        action="store_true",
+        help="with --grpc: an HTTP/2 server of its own instead of grpcio's, which can signal "
+        "an error as an HTTP 503, a reset stream or a closed connection (fault signal)",
+    )
     tgt.add_argument("--targets", help="fleet profile holding this target's settings")
     tgt.add_argument("--capacity", type=int, help="requests served at once")
     tgt.add_argument(
@@ -160,8 +166,13 @@ def target(args: argparse.Namespace) -> int:
         schedule = ()
     if args.capacity is not None:
         spec = dataclasses.replace(spec, capacity=args.capacity)
+    if args.h2 and not args.grpc:
+        raise ConfigError("--h2", "goes with --grpc")
     if args.grpc:
-        from lbbench.rpc.target import serve as serve_grpc
+        if args.h2:
+            from lbbench.rpc.h2target import serve as serve_grpc
+        else:
+            from lbbench.rpc.target import serve as serve_grpc
 
         return serve_grpc(
             spec,

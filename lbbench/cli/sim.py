@@ -28,6 +28,7 @@ SINGLE = {
     "capacity": "--capacity",
     "latency": "--latency",
     "strategy": "--strategy",
+    "balancer": "--balancer",
     "failover": "--failover",
     "option": "--option",
     "rate": "--rate",

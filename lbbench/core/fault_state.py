@@ -51,6 +51,7 @@ class FaultState:
         # no fault in force lets the hot paths skip every check; an antagonist is one
         self.healthy = self.antagonist_dwell == 0.0
         self.error_p = 0.0
+        self.error_signal = "grpc-status"  # how a gRPC target signals them (faults.SIGNALS)
         self.slow_factor = 1.0
         self.hanging = False
         self.stalled = False
@@ -67,6 +68,7 @@ class FaultState:
             self.end_timed()
         elif kind == "error_rate":
             self.error_p = float(command["p"])
+            self.error_signal = str(command.get("signal", "grpc-status"))
         elif kind == "slow":
             self.slow_factor = float(command["factor"])
         elif kind == "hang":
@@ -113,7 +115,8 @@ class FaultState:
     def describe(self) -> str:
         parts = []
         if self.error_p:
-            parts.append(f"error_rate p={self.error_p:g}")
+            signal = "" if self.error_signal == "grpc-status" else f" as {self.error_signal}"
+            parts.append(f"error_rate p={self.error_p:g}{signal}")
         if self.slow_factor != 1.0:
             parts.append(f"slow x{self.slow_factor:g}")
         if self.hanging:

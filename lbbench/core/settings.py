@@ -26,8 +26,14 @@ TOP = ("strategy", "deadline_s", "max_pending", "panic_threshold")
 
 # The paths a scenario keeps as fields of its own (it names itself and its key by them);
 # every other path stays a path until the router's configuration is built.
-SCENARIO_FIELDS = {"strategy": "strategy", "failover.modes": "failover", "deadline_s": "deadline_s"}
+SCENARIO_FIELDS = {
+    "strategy": "strategy",
+    "failover.modes": "failover",
+    "deadline_s": "deadline_s",
+    "balancer": "balancer",
+}
 OPTIONS = "strategy_options."
+BALANCER_OPTIONS = "balancer."  # a proxy's own: balancer.<proxy>.<key> (lbbench.proxies)
 
 
 def scenario_fields(
@@ -46,6 +52,10 @@ def scenario_fields(
             fields["failover"] = parse_modes(value, join(where, "failover"))
         elif path == "deadline_s":
             fields["deadline_s"] = convert(float, value, at)
+        elif path == "balancer":
+            fields["balancer"] = convert(str, value, at)
+        elif path.startswith(BALANCER_OPTIONS):
+            fields.setdefault("balancer_options", {})[path[len(BALANCER_OPTIONS) :]] = value
         elif path.startswith(OPTIONS):
             options[path[len(OPTIONS) :]] = value
         else:

@@ -304,6 +304,8 @@ SCENARIO = obj(
         "name": text(),
         "group": text(),
         "cell": map_of(text()),
+        "balancer": text(),
+        "balancer_options": obj({}),
         "deadline_s": number(),
         "trials_run": integer(),
         "simulated": boolean,

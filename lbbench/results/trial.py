@@ -316,6 +316,8 @@ def scenario_entry(
         "profile": scenario.profile.name,
         "profile_source": scenario.profile.source,
         "strategy": scenario.strategy,
+        "balancer": scenario.balancer,
+        "balancer_options": dict(scenario.balancer_options),
         "strategy_options": dict(scenario.strategy_options),
         "failover": "+".join(scenario.failover),
         "deadline_s": scenario.deadline_s,

@@ -225,7 +225,11 @@ class LiveRig:
         self.curve = curve
 
     def check(self, scenario: Scenario) -> None:
-        if is_grpc(scenario.strategy):
+        if scenario.proxy:
+            from lbbench.proxies.rig import ProxyRig
+
+            ProxyRig().check(scenario)
+        elif is_grpc(scenario.strategy):
             from lbbench.rpc.rig import GrpcRig
 
             GrpcRig().check(scenario)
@@ -243,6 +247,10 @@ class LiveRig:
         self, scenario: Scenario, index: int, progress: Progress | None = None
     ) -> dict[str, Any]:
         """One trial on fresh processes; its result (see README, "Result files")."""
+        if scenario.proxy:
+            from lbbench.proxies.rig import ProxyRig
+
+            return ProxyRig().run_trial(scenario, index, progress)
         if is_grpc(scenario.strategy):
             from lbbench.rpc.rig import GrpcRig
 

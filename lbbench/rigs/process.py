@@ -65,12 +65,14 @@ class ChildProcess:
         log_dir: Path,
         announce: bool = False,
         module: str = "lbbench",
+        command: list[str] | None = None,
     ) -> None:
+        """``python -m module args``, or ``command`` (a program of its own: a proxy)."""
         self.name = name
         self.args = args
         self.log = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 (closed in stop)
         self.popen = subprocess.Popen(
-            [sys.executable, "-m", module, *args],
+            command or [sys.executable, "-m", module, *args],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE if announce else subprocess.DEVNULL,
             stderr=self.log,

@@ -25,6 +25,7 @@ from lbbench.results.recorder import Recorder
 from lbbench.rigs.process import STOP_CHECK_S
 from lbbench.rpc import lbbench_pb2, lbbench_pb2_grpc
 from lbbench.rpc.policies import ENVIRONMENT, channel_options
+from lbbench.rpc.shell import BACKEND_TRAILER
 from lbbench.rpc.status import outcome_of
 from lbbench.scenario.load import LoadSpec, key_sampler
 from lbbench.vocabulary import OK
@@ -61,6 +62,9 @@ async def _generate(
                 backend = reply.backend
             except grpc.aio.AioRpcError as error:
                 status = outcome_of(error.code())
+                # the trailers name the target (an HTTP 503 names it in its headers)
+                said = dict(error.trailing_metadata() or ()) or dict(error.initial_metadata() or ())
+                backend = said.get(BACKEND_TRAILER, "")
             now = time.monotonic()
             recorder.record_reply(
                 status, backend, now - intended, now - actual, intended - start_at

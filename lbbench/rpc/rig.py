@@ -34,6 +34,11 @@ from lbbench.rpc.policies import check_scenario, service_config
 from lbbench.scenario.scenario import Scenario
 
 
+def needs_h2(faults: Any) -> bool:
+    """Whether a fault signals its errors other than as a gRPC status (grpcio's only way)."""
+    return any(dict(f.params).get("signal", "grpc-status") != "grpc-status" for f in faults)
+
+
 class GrpcProcesses:
     """The profile's targets as gRPC servers on loopback."""
 
@@ -47,6 +52,9 @@ class GrpcProcesses:
         self.ports: dict[str, int] = {}
         self.planned_exits: set[str] = set()
         self.problems: list[str] = []
+        # grpcio answers every call with an HTTP 200: an error signalled otherwise (an
+        # HTTP 503, a reset, a closed connection) needs the HTTP/2 server (rpc.h2target)
+        self.h2 = needs_h2(scenario.profile.faults)
         try:
             for spec in scenario.profile.targets:
                 self._start(spec.id, "127.0.0.1:0")
@@ -57,7 +65,7 @@ class GrpcProcesses:
     def _start(self, target_id: str, bind: str) -> None:
         args = [
             "target", "--grpc", "--id", target_id, "--bind", bind, "--seed", str(self.seed),
-            "--targets", self.profile_path, "--announce",
+            "--targets", self.profile_path, "--announce", *(["--h2"] if self.h2 else []),
         ]  # fmt: skip
         process = ChildProcess(f"target-{target_id}", args, self.log_dir, announce=True)
         self.targets[target_id] = process
@@ -118,15 +126,18 @@ class GrpcProcesses:
 
 
 def client_side_view(
-    scenario: Scenario, recorder: Recorder, start: float
+    scenario: Scenario, recorder: Recorder, start: float, status: dict[str, Any] | None = None
 ) -> tuple[RouterView, list[tuple[float, dict[str, int]]]]:
-    """What the balancing side did, as far as the client can tell, and shares over time."""
+    """What the balancing side did, as far as the client can tell, and shares over time;
+    ``status``: what the balancer says of itself (grpcio's: its service config)."""
     ids = [t.id for t in scenario.profile.targets]
     errors = {t: recorder.errors_by.get(t, 0) for t in ids}
     view = RouterView(
         attempts={t: recorder.served_by.get(t, 0) + errors[t] for t in ids},
         errors=errors,
-        strategy_status={"service_config": service_config(scenario.strategy, scenario.failover)},
+        strategy_status=status
+        if status is not None
+        else {"service_config": service_config(scenario.strategy, scenario.failover)},
     )
     view.counters = {"attempts": sum(view.attempts.values())}
     samples = []
@@ -161,7 +172,11 @@ class GrpcRig:
             report, failure = drive(scenario, rig, generator, progress)
             machine, busy = watch.finish()
             problems = report.problems + rig.problems + busy
-        view, samples = client_side_view(scenario, report.recorder, start)
+        status = {
+            "service_config": service_config(scenario.strategy, scenario.failover),
+            "target_server": "h2" if rig.h2 else "grpcio",
+        }
+        view, samples = client_side_view(scenario, report.recorder, start, status)
         return trial_result(
             scenario, seed, start, report, view, [], samples, problems, failure, None, machine
         )

@@ -9,13 +9,14 @@ standard health service (grpc.health.v1) says NOT_SERVING while the
 target would not answer (hang, stall, drop, flap) and SERVING otherwise
 (a slow or erroring server is still up; finding that out is the
 balancer's job). Faults arrive by the ``Fault`` RPC (from the runner) or
-from the profile's schedule (``--schedule``).
+from the profile's schedule (``--schedule``). An error's ``signal`` other
+than ``grpc-status`` needs the HTTP/2 server (``rpc.h2target``): grpcio
+answers every call with an HTTP 200.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import os
 import signal
@@ -26,77 +27,34 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 
-from lbbench import protocol as p
-from lbbench.core.faults import Fault, parse_command
-from lbbench.core.service import Job
-from lbbench.core.target_model import TargetModel
+from lbbench.core.faults import Fault
 from lbbench.errors import LbbenchError
 from lbbench.rpc import lbbench_pb2, lbbench_pb2_grpc
+from lbbench.rpc.shell import BACKEND_TRAILER, SERVICE, TargetShell
 from lbbench.rpc.status import code_of
 from lbbench.scenario.profiles import TargetSpec
 from lbbench.vocabulary import ERROR
 
-SERVICE = "lbbench.Lbbench"
 
-
-class GrpcTarget(lbbench_pb2_grpc.LbbenchServicer):
+class GrpcTarget(TargetShell, lbbench_pb2_grpc.LbbenchServicer):
     def __init__(self, spec: TargetSpec, seed: int = 0) -> None:
-        self.spec = spec
+        super().__init__(spec, seed)
         self.health = HealthServicer()
-        self.loop = asyncio.get_running_loop()
-        # a job's work: (the call's future, its payload), which may carry its work quantile
-        self.model = TargetModel(spec, seed, self._started, work_of=lambda work: p.work_of(work[1]))
-        self.faults = self.model.faults
-        self._ids = itertools.count()
-        self.served = 0
-
-    # ------------------------------------------------------------ service
-
-    def _started(self, done_at: float, job: Job) -> None:
-        self.loop.call_at(done_at, self._finish, job)
-
-    def _finish(self, job: Job) -> None:
-        future: asyncio.Future = job[1][0]
-        ok = self.model.finish(job, self.loop.time())
-        if ok is not None and not future.done():
-            future.set_result(ok)
 
     async def Call(self, request: Any, context: Any) -> Any:
-        key = next(self._ids)
-        future = self.loop.create_future()
-        # Not offered (dropped, hung): the future is never resolved and the
-        # client's deadline ends the call, as with a server that went silent.
-        self.model.offer(key, (future, request.payload), self.loop.time())
+        key, future = self.offer(request.payload)
         try:
             ok = await future
         except asyncio.CancelledError:
-            self.model.cancel(key)  # the client gave up: do not serve it from the line
+            self.cancel(key)
             raise
-        if not ok:
+        if not ok:  # the trailers name the target, so that errors are counted per target
+            context.set_trailing_metadata(((BACKEND_TRAILER, self.spec.id),))
             await context.abort(code_of(ERROR), "injected error")
         self.served += 1
         return lbbench_pb2.CallReply(backend=self.spec.id, payload=request.payload)
 
-    # ------------------------------------------------------------ control
-
-    async def apply(self, command: dict[str, Any]) -> None:
-        command = parse_command(command)
-        if command["kind"] == "crash":
-            sys.stderr.flush()
-            os._exit(3)  # abrupt, as a real crash: no goodbye, connections reset
-        self.model.apply(command, self.loop.time())
-        await self._update_health()
-        if "duration_s" in command:  # then it recovers, as a profile's fault does
-            self.loop.call_later(
-                command["duration_s"], lambda: asyncio.ensure_future(self.end_timed())
-            )
-
-    async def end_timed(self) -> None:
-        """A fault with a duration is over (an antagonist stays: FaultState.end_timed)."""
-        self.model.end_timed(self.loop.time())
-        await self._update_health()
-
-    async def _update_health(self) -> None:
+    async def health_changed(self) -> None:
         status = (
             health_pb2.HealthCheckResponse.NOT_SERVING
             if self.model.silent
@@ -106,11 +64,8 @@ class GrpcTarget(lbbench_pb2_grpc.LbbenchServicer):
             await self.health.set(service, status)
 
     async def Fault(self, request: Any, context: Any) -> Any:
-        try:
-            await self.apply(json.loads(request.command_json))
-        except (LbbenchError, ValueError, TypeError, AttributeError, RecursionError) as error:
-            return lbbench_pb2.FaultReply(ok=False, error=str(error), state=self.faults.describe())
-        return lbbench_pb2.FaultReply(ok=True, state=self.faults.describe())
+        ok, error, state = await self.fault(request.command_json)
+        return lbbench_pb2.FaultReply(ok=ok, error=error, state=state)
 
 
 async def _serve(
@@ -124,7 +79,7 @@ async def _serve(
     if port == 0:
         raise LbbenchError("--bind", f"cannot listen on {bind}")
     await server.start()
-    await target._update_health()
+    await target.health_changed()
     host = bind.rsplit(":", 1)[0]
     if announce is not None:
         announce.write(json.dumps({"id": spec.id, "pid": os.getpid(), "port": port}) + "\n")
@@ -132,10 +87,7 @@ async def _serve(
     else:
         print(f"target {spec.id}: gRPC on {host}:{port}", file=sys.stderr, flush=True)
     loop = asyncio.get_running_loop()
-    for fault in schedule:
-        loop.call_later(fault.at_s, lambda f=fault: loop.create_task(target.apply(f.command())))
-        if fault.end_s is not None:
-            loop.call_later(fault.end_s, lambda: loop.create_task(target.end_timed()))
+    target.schedule(schedule)
     stopped = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopped.set)

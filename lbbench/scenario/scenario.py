@@ -18,16 +18,27 @@ from lbbench.core.config import (
 )
 from lbbench.core.settings import apply_settings, resolved, scenario_fields
 from lbbench.core.strategies import STRATEGIES
+from lbbench.errors import ConfigError
 from lbbench.scenario.load import LoadSpec
 from lbbench.scenario.profiles import FleetProfile
 
 #: Strategies named ``grpc:<policy>`` are grpcio's own, run by the gRPC rig
 #: (which checks them); every other name is an lbbench strategy.
 GRPC_PREFIX = "grpc:"
+#: What balances a scenario's calls: lbbench's ZeroMQ balancer, grpcio's client-side
+#: policies, or a real proxy (``lbbench.proxies``) configured from lbbench's vocabulary.
+BALANCERS = ("lbbench", "grpc", "envoy", "haproxy", "nginx")
+PROXIES = ("envoy", "haproxy", "nginx")
 
 
 def is_grpc(strategy: str) -> bool:
     return strategy.startswith(GRPC_PREFIX)
+
+
+def check_balancer(name: str, where: str = "--balancer") -> str:
+    if name not in BALANCERS:
+        raise ConfigError(where, f"unknown balancer {name!r} (known: {', '.join(BALANCERS)})")
+    return name
 
 
 @dataclass(frozen=True)
@@ -48,14 +59,48 @@ class Scenario:
     #: the suite's ``[[scenario]]`` this one comes from, and its matrix cell (key, value label)
     group: str = ""
     cell: tuple[tuple[str, str], ...] = ()
+    #: what balances the calls (BALANCERS); a ``grpc:`` strategy means ``grpc``
+    balancer: str = "lbbench"
+    #: a proxy's own settings by path under ``balancer.<proxy>.`` (its binary, raw
+    #: config merged into the generated one): ``lbbench.proxies``
+    balancer_options: tuple[tuple[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:
+        # one scenario, one spelling: balancer = "grpc" with strategy = "round_robin" is
+        # strategy = "grpc:round_robin" (the name results and keys have always used)
+        if is_grpc(self.strategy) and self.balancer == "lbbench":
+            object.__setattr__(self, "balancer", "grpc")
+        elif self.balancer == "grpc" and not is_grpc(self.strategy):
+            object.__setattr__(self, "strategy", GRPC_PREFIX + self.strategy)
+
+    @property
+    def proxy(self) -> str | None:
+        """The real proxy balancing this scenario's calls, if one does."""
+        return self.balancer if self.balancer in PROXIES else None
 
     def validate(self) -> None:
         """Raise ConfigError on bad routing input, before anything starts.
 
-        A ``grpc:`` scenario's routing is grpcio's: the gRPC rig checks it.
+        A ``grpc:`` scenario's routing is grpcio's: the gRPC rig checks it. A
+        proxy's is lbbench's vocabulary, which must map onto that proxy.
         """
-        if not is_grpc(self.strategy):
-            self.router_config()
+        check_balancer(self.balancer, "balancer")
+        if is_grpc(self.strategy):
+            if self.balancer != "grpc":
+                raise ConfigError("balancer", f'{self.strategy} is grpcio\'s: balancer = "grpc"')
+            return
+        self.router_config()
+        if self.proxy:
+            from lbbench.proxies.vocabulary import check_routing
+
+            check_routing(
+                self.proxy,
+                self.strategy,
+                self.failover,
+                dict(self.strategy_options),
+                dict(self.settings),
+                dict(self.balancer_options),
+            )
 
     def router_config(self) -> RouterConfig:
         """Validates the routing part (raises ConfigError on bad input)."""
@@ -73,6 +118,8 @@ class Scenario:
         load = self.load
         options = ",".join(f"{k}={v}" for k, v in self.strategy_options)
         strategy = f"{self.strategy}({options})" if options else self.strategy
+        if self.proxy:
+            strategy = f"{self.proxy}:{strategy}"
         key = (
             f"{self.profile.name}/{strategy}/{'+'.join(self.failover)}/"
             f"{load.mode}-{load.arrival}-{load.shape}-{load.rate:g}rps-{load.duration_s:g}s"
@@ -80,6 +127,9 @@ class Scenario:
         key += "".join(f",{part}" for part in load.key_parts())
         if self.settings:
             key += "/" + ",".join(f"{path}={value}" for path, value in self.settings)
+        shaping = [(p, v) for p, v in self.balancer_options if not p.endswith(".bin")]
+        if shaping:  # raw config changes what is measured; where the binary is does not
+            key += "/" + ",".join(f"balancer.{path}={value}" for path, value in shaping)
         return key
 
     def with_settings(self, settings: Mapping[str, Any]) -> Scenario:
@@ -90,11 +140,15 @@ class Scenario:
         A ``grpc:`` scenario takes only ``deadline_s`` (grpcio configures the rest).
         """
         fields, options, rest = scenario_fields(settings)
-        if is_grpc(self.strategy):
+        if is_grpc(fields.get("strategy", self.strategy)):
             rest = {}  # grpcio's policies have their own configuration (lbbench.rpc)
+        balancer_options = fields.pop("balancer_options", {})
         changed = replace(
             self,
             **fields,
+            balancer_options=tuple(
+                sorted({**dict(self.balancer_options), **balancer_options}.items())
+            ),
             strategy_options=tuple(sorted({**dict(self.strategy_options), **options}.items())),
             settings=tuple(sorted({**dict(self.settings), **rest}.items())),
         )

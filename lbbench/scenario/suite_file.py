@@ -61,7 +61,7 @@ from lbbench.errors import ConfigError
 from lbbench.scenario.fleets import SyntheticFleet, rate_for_utilization
 from lbbench.scenario.load import LoadSpec
 from lbbench.scenario.profiles import FleetProfile, load_profile, parse_profile
-from lbbench.scenario.scenario import Scenario, is_grpc
+from lbbench.scenario.scenario import GRPC_PREFIX, Scenario, is_grpc
 from lbbench.schema import check_keys, convert, join, load
 
 ROUTING = (
@@ -71,6 +71,7 @@ ROUTING = (
     "deadline_s",
     "max_pending",
     "panic_threshold",
+    "balancer",
 )
 SCENARIO_KEYS = ("fleet", "faults", "load", *ROUTING)
 # More scenarios than this are refused unless asked for (--max-scenarios); the estimate
@@ -211,7 +212,7 @@ def parse_suite(
     seed = seed if seed is not None else convert(int, data.get("seed", 1), f"{where}seed")
     if trials < 1:
         raise ConfigError(f"{where}trials", f"must be >= 1, got {trials}")
-    defaults = check_keys(data.get("defaults", {}), SCENARIO_KEYS, f"{where}defaults")
+    defaults = check_keys(data.get("defaults", {}), _SCENARIO_KEYS, f"{where}defaults")
     tables = data.get("scenario")
     if not isinstance(tables, list) or not tables:
         raise ConfigError(f"{where}scenario", "needs at least one [[scenario]] table")
@@ -370,7 +371,7 @@ def _expand(
 ) -> list[Scenario]:
     """The scenarios of one [[scenario]] table: one, or one per matrix cell (with ``only``,
     just the cells whose name or group matches one of its patterns; at most ``limit``)."""
-    table = check_keys(table, ("name", "matrix", *SCENARIO_KEYS), where)
+    table = check_keys(table, _Keys("name", "matrix", *SCENARIO_KEYS), where)
     group = convert(str, table.get("name", where.rpartition(": ")[2]), join(where, "name"))
     base = _Parts.of(defaults, f"{where.rpartition(': ')[0]}: defaults", folder)
     base = base.over(_Parts.of(table, where, folder))
@@ -417,6 +418,25 @@ class _Anything:
 
 
 _anything = _Anything()
+
+
+class _Keys:
+    """Known keys, and quoted dotted ones under a routing key (``"balancer.envoy.bin"``:
+    TOML cannot hold ``balancer`` as a string and a table in one table)."""
+
+    def __init__(self, *known: str) -> None:
+        self.known = known
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.known or (
+            isinstance(key, str) and "." in key and key.partition(".")[0] in ROUTING
+        )
+
+    def __iter__(self):
+        return iter(self.known)
+
+
+_SCENARIO_KEYS = _Keys(*SCENARIO_KEYS)
 
 
 def _label(value: Any) -> str:
@@ -534,6 +554,9 @@ class _Parts:
             {path: value for path, value, _ in self.settings}, where
         )
         strategy = fields.get("strategy", DEFAULT_STRATEGY)
+        balancer = fields.get("balancer", "lbbench")
+        if balancer == "grpc" and not is_grpc(strategy):
+            strategy = GRPC_PREFIX + strategy
         modes = fields.get("failover", DEFAULT_MODES)
         deadline = fields.get("deadline_s", DEFAULT_DEADLINE_S)
         # settings of modes not in force change nothing: left out, so keys say what matters
@@ -557,6 +580,8 @@ class _Parts:
             settings=tuple(sorted(settings.items())),
             group=group,
             cell=cell,
+            balancer=balancer,
+            balancer_options=tuple(sorted(fields.get("balancer_options", {}).items())),
         )
         try:
             scenario.validate()
@@ -609,6 +634,13 @@ def flatten_settings(table: Mapping[str, Any], where: str) -> list[tuple[str, An
                 )
         elif key == "failover":
             out.append(("failover.modes", value, at))
+        elif key == "balancer" and isinstance(value, Mapping):  # [balancer.envoy] bin = ...
+            for proxy, settings in value.items():
+                fields = check_keys(settings, _anything, join(at, proxy))
+                out.extend(
+                    (f"balancer.{proxy}.{k}", v, join(at, f"{proxy}.{k}"))
+                    for k, v in fields.items()
+                )
         else:
             out.append((key, value, at))
     return out
@@ -671,7 +703,7 @@ def _with_faults(profile: FleetProfile, value: Any, where: str) -> FleetProfile:
 
 
 def _describe(fault: Fault, target: str = "") -> str:
-    params = "".join(f",{k}={v:g}" for k, v in fault.params)
+    params = "".join(f",{k}={v}" if isinstance(v, str) else f",{k}={v:g}" for k, v in fault.params)
     span = f"{fault.at_s:g}s" + (f"+{fault.duration_s:g}s" if fault.duration_s is not None else "")
     return f"{fault.kind}({target or fault.target}@{span}{params})"
 

@@ -57,6 +57,8 @@ def scenario_from_entry(entry: dict[str, Any], where: str) -> Scenario:
             trials=entry.get("trials_run", 1),
             deadline_s=entry.get("deadline_s", 1.0),
             settings=tuple(entry.get("settings", {}).items()),
+            balancer=entry.get("balancer", "lbbench"),
+            balancer_options=tuple(sorted(entry.get("balancer_options", {}).items())),
         )
     except (KeyError, TypeError) as error:
         raise ConfigError(where, f"cannot rebuild the scenario: {error}") from None

@@ -10,6 +10,11 @@ from lbbench.scenario.scenario import Scenario
 from lbbench.sim.engine import Simulation
 from lbbench.sim.options import SimOptions
 
+SIMULATED_AS = (
+    "lbbench's equivalent of the {proxy} configuration (the same strategy, failover modes and "
+    "settings, run by lbbench's router: docs/proxies.md lists where {proxy} differs)"
+)
+
 
 @dataclass(frozen=True)
 class SimRig:
@@ -31,7 +36,13 @@ class SimRig:
         """One simulated trial (seed ``scenario.seed + index``, as live trials)."""
         simulation = Simulation(scenario, scenario.seed + index, self.options)
         simulation.run(progress=progress)
-        return simulation.finish()
+        trial = simulation.finish()
+        if scenario.proxy:  # the simulator runs lbbench's code, never the proxy's: say so
+            trial["strategy_status"] = {
+                **(trial.get("strategy_status") or {}),
+                "simulated_as": SIMULATED_AS.format(proxy=scenario.proxy),
+            }
+        return trial
 
 
 def simulate_trial(
