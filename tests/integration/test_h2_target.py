@@ -5,6 +5,7 @@ each fault says (a gRPC status, an HTTP 503, a reset stream, a closed connection
 from __future__ import annotations
 
 import json
+import time
 
 import grpc
 import pytest
@@ -32,9 +33,17 @@ def target(tmp_path_factory):
 
 
 def fault(stub, **command) -> str:
-    reply = stub.Fault(
-        lbbench_pb2.FaultRequest(command_json=json.dumps(command)), timeout=TIMEOUT_S
-    )
+    """Send a fault command; after a ``close`` the channel may first try the connection the
+    target just dropped (UNAVAILABLE): asked again until the deadline."""
+    request = lbbench_pb2.FaultRequest(command_json=json.dumps(command))
+    deadline = time.monotonic() + TIMEOUT_S
+    while True:
+        try:
+            reply = stub.Fault(request, timeout=TIMEOUT_S, wait_for_ready=True)
+            break
+        except grpc.RpcError as error:
+            if error.code() != grpc.StatusCode.UNAVAILABLE or time.monotonic() > deadline:
+                raise
     assert reply.ok, reply.error
     return reply.state
 

@@ -15,6 +15,8 @@ from lbbench.scenario.scenario import Scenario
 from tests.proxies.helpers import PROXIES, binary_or_skip
 
 pytestmark = pytest.mark.slow
+ATTEMPTS = 3  # a busy shared machine can make a live trial invalid; measure again
+BUSY = "the machine was busy with other work"
 
 WEIGHTED = """
 name = "three-one-one"
@@ -62,7 +64,12 @@ def trial(proxy: str, profile: str, strategy: str, modes: tuple[str, ...]) -> di
         balancer=proxy,
     )
     scenario.validate()
-    return LiveRig().run_trial(scenario, 0)
+    for _ in range(ATTEMPTS):
+        result = LiveRig().run_trial(scenario, 0)
+        if result["valid"] or not all(BUSY in p for p in result["problems"]):
+            return result  # valid, or invalid for a reason of its own (the test says which)
+    # as the other live tests: a measurement the machine's other work spoiled says so
+    pytest.skip(f"the machine was too busy for a valid live run: {result['problems']}")
 
 
 @pytest.mark.parametrize("proxy", PROXIES)
