@@ -5,7 +5,7 @@ run's folder; lbbench's words mapped by ``proxies.vocabulary``."""
 from __future__ import annotations
 
 from lbbench.errors import ConfigError
-from lbbench.proxies.plan import ProxyPlan
+from lbbench.proxies.plan import ProxyPlan, raw_lines
 
 BALANCE = {
     "round_robin": "roundrobin",
@@ -78,19 +78,6 @@ def config(plan: ProxyPlan) -> str:
         )
     lines += raw_lines(plan.raw.get("backend"), "balancer.haproxy.backend")
     return "\n".join(lines) + "\n"
-
-
-def raw_lines(raw: object, where: str) -> list[str]:
-    """A user's own lines for a section: a string or a list of strings, one line each."""
-    if raw is None:
-        return []
-    if isinstance(raw, str):
-        raw = [raw]
-    if not isinstance(raw, list) or not all(isinstance(line, str) for line in raw):
-        raise ConfigError(where, f"must be a line or a list of lines, got {raw!r}")
-    if any("\n" in line for line in raw):
-        raise ConfigError(where, "one line per list item")
-    return [f"    {line}" for line in raw]
 
 
 def check_command(binary: str, path: str, run_dir: str) -> list[str]:

@@ -7,8 +7,7 @@ from __future__ import annotations
 import math
 
 from lbbench.errors import ConfigError
-from lbbench.proxies.haproxy import raw_lines
-from lbbench.proxies.plan import ProxyPlan
+from lbbench.proxies.plan import ProxyPlan, raw_lines
 
 METHOD = {
     "round_robin": "",

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from lbbench.core.strategies import STRATEGIES
+from lbbench.errors import ConfigError
 
 # The proxy's own timeout is this much longer than the client's deadline, so that a call
 # too slow is ended by the client for every balancer alike (a timeout, not a 504).
@@ -82,3 +83,16 @@ class ProxyPlan:
     @property
     def tiers(self) -> list[int]:
         return sorted({u.tier for u in self.upstreams})
+
+
+def raw_lines(raw: object, where: str) -> list[str]:
+    """A user's own lines for a section: a string or a list of strings, one line each."""
+    if raw is None:
+        return []
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list) or not all(isinstance(line, str) for line in raw):
+        raise ConfigError(where, f"must be a line or a list of lines, got {raw!r}")
+    if any("\n" in line for line in raw):
+        raise ConfigError(where, "one line per list item")
+    return [f"    {line}" for line in raw]

@@ -18,12 +18,9 @@ from typing import Any
 from lbbench.proxies.binaries import find_binary
 from lbbench.proxies.plan import ProxyPlan
 from lbbench.proxies.process import ProxyProcess, check_config, free_port
-from lbbench.results.trial import trial_result
-from lbbench.rigs.base import Progress, drive
-from lbbench.rigs.loadgen import LoadRun
-from lbbench.rigs.machine import MachineWatch
+from lbbench.rigs.base import Progress
 from lbbench.rigs.process import RigError
-from lbbench.rpc.rig import GrpcProcesses, client_side_view
+from lbbench.rpc.rig import GrpcProcesses, grpc_trial
 from lbbench.scenario.scenario import Scenario
 
 START_TRIES = 3  # a free port taken by someone else in between: another port
@@ -108,31 +105,20 @@ class ProxyRig:
     def run_trial(
         self, scenario: Scenario, index: int, progress: Progress | None = None
     ) -> dict[str, Any]:
-        seed = scenario.seed + index
-        with ProxyFleet(scenario, seed) as rig:
-            job = {
+        return grpc_trial(
+            scenario,
+            index,
+            progress,
+            ProxyFleet,
+            lambda rig: {
                 "addresses": [rig.address],
                 "strategy": "grpc:pick_first",  # one address: the proxy balances
                 "modes": ["fail_fast"],
                 "deadline_s": scenario.deadline_s,
-            }
-            generator = LoadRun(scenario.load, "", seed, grpc=job)
-            start = generator.start_at
-            watch = MachineWatch()
-            report, failure = drive(scenario, rig, generator, progress)
-            machine, busy = watch.finish()
-            problems = report.problems + rig.problems + busy
-            assert rig.proxy is not None
-            counters = rig.proxy.counters()
-            config = rig.proxy.config_path.read_text()
-            target_server = "h2" if rig.h2 else "grpcio"
-        status = {
-            "proxy": scenario.proxy,
-            "config": config,
-            "counters": counters,
-            "target_server": target_server,
-        }
-        view, samples = client_side_view(scenario, report.recorder, start, status)
-        return trial_result(
-            scenario, seed, start, report, view, [], samples, problems, failure, None, machine
+            },
+            lambda rig: {
+                "proxy": scenario.proxy,
+                "config": rig.proxy.config_path.read_text(),
+                "counters": rig.proxy.counters(),
+            },
         )

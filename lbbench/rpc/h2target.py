@@ -15,11 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import os
-import signal
 import struct
-import sys
 from typing import Any
 
 from grpc_health.v1 import health_pb2
@@ -39,7 +35,7 @@ from h2.exceptions import H2Error
 from lbbench.core.faults import Fault
 from lbbench.errors import LbbenchError
 from lbbench.rpc import lbbench_pb2
-from lbbench.rpc.shell import BACKEND_TRAILER, SERVICE, TargetShell
+from lbbench.rpc.shell import BACKEND_TRAILER, SERVICE, TargetShell, announce_and_wait
 from lbbench.scenario.profiles import TargetSpec
 
 GRPC_INTERNAL = 13
@@ -272,17 +268,7 @@ async def _serve(
     except (OSError, ValueError) as error:
         raise LbbenchError("--bind", f"cannot listen on {bind}: {error}") from None
     port = server.sockets[0].getsockname()[1]
-    if announce is not None:
-        announce.write(json.dumps({"id": spec.id, "pid": os.getpid(), "port": port}) + "\n")
-        announce.flush()
-    else:
-        print(f"target {spec.id}: gRPC (HTTP/2 server) on {host}:{port}", file=sys.stderr,
-              flush=True)  # fmt: skip
-    target.schedule(schedule)
-    stopped = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stopped.set)
-    await stopped.wait()
+    await announce_and_wait(target, host, port, announce, "gRPC (HTTP/2 server)", schedule)
     server.close()
     return 0
 

@@ -20,6 +20,7 @@ import contextlib
 import json
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -158,25 +159,42 @@ class GrpcRig:
         check_scenario(scenario.strategy, scenario.failover, scenario.strategy_options)
 
     def run_trial(self, scenario: Scenario, index: int, progress: Progress | None = None) -> dict:
-        seed = scenario.seed + index
-        with GrpcProcesses(scenario, seed) as rig:
-            job = {
+        return grpc_trial(
+            scenario,
+            index,
+            progress,
+            GrpcProcesses,
+            lambda rig: {
                 "addresses": rig.addresses,
                 "strategy": scenario.strategy,
                 "modes": list(scenario.failover),
                 "deadline_s": scenario.deadline_s,
-            }
-            generator = LoadRun(scenario.load, "", seed, grpc=job)
-            start = generator.start_at
-            watch = MachineWatch()
-            report, failure = drive(scenario, rig, generator, progress)
-            machine, busy = watch.finish()
-            problems = report.problems + rig.problems + busy
-        status = {
-            "service_config": service_config(scenario.strategy, scenario.failover),
-            "target_server": "h2" if rig.h2 else "grpcio",
-        }
-        view, samples = client_side_view(scenario, report.recorder, start, status)
-        return trial_result(
-            scenario, seed, start, report, view, [], samples, problems, failure, None, machine
+            },
+            lambda rig: {"service_config": service_config(scenario.strategy, scenario.failover)},
         )
+
+
+def grpc_trial(
+    scenario: Scenario,
+    index: int,
+    progress: Progress | None,
+    fleet: Callable[[Scenario, int], Any],
+    job: Callable[[Any], dict[str, Any]],
+    said: Callable[[Any], dict[str, Any]],
+) -> dict:
+    """One trial through the gRPC generator: ``fleet`` starts what it calls (a
+    GrpcProcesses), ``job`` is the generator's channel for it, ``said`` what the balancing
+    side says of itself, read while it still runs."""
+    seed = scenario.seed + index
+    with fleet(scenario, seed) as rig:
+        generator = LoadRun(scenario.load, "", seed, grpc=job(rig))
+        start = generator.start_at
+        watch = MachineWatch()
+        report, failure = drive(scenario, rig, generator, progress)
+        machine, busy = watch.finish()
+        problems = report.problems + rig.problems + busy
+        status = {**said(rig), "target_server": "h2" if rig.h2 else "grpcio"}
+    view, samples = client_side_view(scenario, report.recorder, start, status)
+    return trial_result(
+        scenario, seed, start, report, view, [], samples, problems, failure, None, machine
+    )

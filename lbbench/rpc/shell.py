@@ -8,6 +8,7 @@ import asyncio
 import itertools
 import json
 import os
+import signal
 import sys
 from typing import Any
 
@@ -98,3 +99,21 @@ class TargetShell:
 
     def _end_fault(self) -> None:
         self.loop.create_task(self.end_timed())
+
+
+async def announce_and_wait(
+    target: TargetShell, host: str, port: int, announce: Any, server_kind: str, schedule: Any
+) -> None:
+    """Say where the target listens (a JSON line to ``announce``, else a line on stderr),
+    start its profile's faults, and return at SIGTERM or SIGINT."""
+    spec = target.spec
+    if announce is not None:
+        announce.write(json.dumps({"id": spec.id, "pid": os.getpid(), "port": port}) + "\n")
+        announce.flush()
+    else:
+        print(f"target {spec.id}: {server_kind} on {host}:{port}", file=sys.stderr, flush=True)
+    target.schedule(schedule)
+    stopped = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        target.loop.add_signal_handler(sig, stopped.set)
+    await stopped.wait()

@@ -17,10 +17,6 @@ answers every call with an HTTP 200.
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import signal
-import sys
 from typing import Any
 
 import grpc
@@ -30,7 +26,7 @@ from grpc_health.v1._async import HealthServicer
 from lbbench.core.faults import Fault
 from lbbench.errors import LbbenchError
 from lbbench.rpc import lbbench_pb2, lbbench_pb2_grpc
-from lbbench.rpc.shell import BACKEND_TRAILER, SERVICE, TargetShell
+from lbbench.rpc.shell import BACKEND_TRAILER, SERVICE, TargetShell, announce_and_wait
 from lbbench.rpc.status import code_of
 from lbbench.scenario.profiles import TargetSpec
 from lbbench.vocabulary import ERROR
@@ -81,17 +77,7 @@ async def _serve(
     await server.start()
     await target.health_changed()
     host = bind.rsplit(":", 1)[0]
-    if announce is not None:
-        announce.write(json.dumps({"id": spec.id, "pid": os.getpid(), "port": port}) + "\n")
-        announce.flush()
-    else:
-        print(f"target {spec.id}: gRPC on {host}:{port}", file=sys.stderr, flush=True)
-    loop = asyncio.get_running_loop()
-    target.schedule(schedule)
-    stopped = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stopped.set)
-    await stopped.wait()
+    await announce_and_wait(target, host, port, announce, "gRPC", schedule)
     await server.stop(grace=1.0)
     return 0
 
