@@ -85,65 +85,91 @@ def run(args: argparse.Namespace) -> int:
     if not args.pacing_s > 0:
         raise ConfigError("--pacing-s", f"must be > 0, got {args.pacing_s}")
     default = GATEWAY_LOCUSTFILE if args.via_gateway else LOCUSTFILE
+    args.given_locustfile = args.locustfile is not None
     args.locustfile = args.locustfile or str(default)
     for name in args.locustfile.split(","):
         if not Path(name).is_file():
             raise ConfigError("--locustfile", f"no such file: {name}")
     scenario = _scenario(args)
-    profile = scenario.profile
-    if scenario.balancer != "lbbench":
+    if scenario.balancer == "grpc":
         raise ConfigError(
-            "--balancer" if scenario.proxy else "--strategy",
-            "Locust drives lbbench's own balancer here (its page controls it); measure "
-            f"{scenario.balancer} with lbbench run --balancer {scenario.balancer}",
+            "--strategy",
+            "grpcio's policies balance inside each client: Locust's users have no "
+            f"balancer to call; measure {scenario.strategy} with lbbench run",
         )
+    if scenario.proxy is not None:
+        if args.via_gateway:
+            raise ConfigError("--via-gateway", f"the users call {scenario.proxy} over gRPC already")
+        if not args.given_locustfile:
+            args.locustfile = str(GATEWAY_LOCUSTFILE)  # the users speak gRPC to the proxy
+        return _run_through_proxy(scenario, args)
     scenario.validate()  # bad input fails before anything starts
     with LiveProcesses(scenario, args.seed) as rig:
         rig.wait_ready()
         host = rig.frontend
         if args.via_gateway:
             host = rig.start_gateway()
-        command = [
-            sys.executable, "-m", "locust",
-            "-f", args.locustfile,
-            "--host", host,
-            "--lbbench-control", rig.endpoints["control"],
-            "--lbbench-profile", rig.profile_path,
-            "--lbbench-out", args.out,
-            "--web-host", "127.0.0.1",
-            *args.passthrough_args,
-            *_users_for(scenario, args),
-        ]  # fmt: skip
-        environment = {**os.environ, "LBBENCH_PACING_S": repr(args.pacing_s)}
-        print(
-            f"lbbench: rig up (Locust calls {host}, control {rig.endpoints['control']}, "
-            f"{len(profile.targets)} targets of {profile.name}); starting Locust",
-            file=sys.stderr,
-            flush=True,
-        )
-        # Locust in a session of its own: a Ctrl-C reaches only us, and we stop
-        # Locust with SIGTERM, its clean shutdown (it writes its result set).
-        # A SIGINT straight into Locust lands in whichever greenlet runs at
-        # that moment, and now and then it then took Locust over 30 s to quit.
-        locust = subprocess.Popen(
-            command,
-            env=environment,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=quit_with_parent if sys.platform.startswith("linux") else None,
-        )
-        previous = signal.signal(signal.SIGTERM, _interrupt)
-        try:
-            return _supervise(rig, locust, args.restart_s)
-        except KeyboardInterrupt:
-            locust.send_signal(signal.SIGTERM)
-            code = locust.wait(timeout=60)
-            return code if code >= 0 else 128 - code  # killed by a signal: the shell's 128 + N
-        finally:
-            signal.signal(signal.SIGTERM, previous)
-            if locust.poll() is None:
-                locust.kill()
-                locust.wait(timeout=10)
+        return _locust(rig, scenario, args, host, rig.endpoints["control"])
+
+
+def _run_through_proxy(scenario: Scenario, args: argparse.Namespace) -> int:
+    """Locust's gRPC users call Envoy, HAProxy or NGINX in front of the fleet's gRPC
+    targets; the balancer page reads the proxy's own view and injects faults into the
+    targets (``lbbench.proxies.control``)."""
+    from lbbench.proxies.control import ProxyControl
+    from lbbench.proxies.rig import ProxyFleet, ProxyRig
+
+    ProxyRig().check(scenario)  # the scenario, the binary and the config, before anything
+    with ProxyFleet(scenario, args.seed) as fleet, ProxyControl(fleet) as control:
+        return _locust(fleet, scenario, args, fleet.address, control.address)
+
+
+def _locust(rig: Any, scenario: Scenario, args: argparse.Namespace, host: str, control: str) -> int:
+    """Locust on the rig until it exits (or Ctrl-C): the users call ``host``, the page and
+    the result set ask ``control``; a target that exits is started again."""
+    profile = scenario.profile
+    command = [
+        sys.executable, "-m", "locust",
+        "-f", args.locustfile,
+        "--host", host,
+        "--lbbench-control", control,
+        "--lbbench-profile", rig.profile_path,
+        "--lbbench-out", args.out,
+        "--web-host", "127.0.0.1",
+        *args.passthrough_args,
+        *_users_for(scenario, args),
+    ]  # fmt: skip
+    environment = {**os.environ, "LBBENCH_PACING_S": repr(args.pacing_s)}
+    through = f" through {scenario.proxy}" if scenario.proxy else ""
+    print(
+        f"lbbench: rig up (Locust calls {host}{through}, control {control}, "
+        f"{len(profile.targets)} targets of {profile.name}); starting Locust",
+        file=sys.stderr,
+        flush=True,
+    )
+    # Locust in a session of its own: a Ctrl-C reaches only us, and we stop
+    # Locust with SIGTERM, its clean shutdown (it writes its result set).
+    # A SIGINT straight into Locust lands in whichever greenlet runs at
+    # that moment, and now and then it then took Locust over 30 s to quit.
+    locust = subprocess.Popen(
+        command,
+        env=environment,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        preexec_fn=quit_with_parent if sys.platform.startswith("linux") else None,
+    )
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return _supervise(rig, locust, args.restart_s)
+    except KeyboardInterrupt:
+        locust.send_signal(signal.SIGTERM)
+        code = locust.wait(timeout=60)
+        return code if code >= 0 else 128 - code  # killed by a signal: the shell's 128 + N
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if locust.poll() is None:
+            locust.kill()
+            locust.wait(timeout=10)
 
 
 SINGLE = {"targets": "--targets", "strategy": "--strategy", "failover": "--failover",
@@ -201,6 +227,15 @@ def _supervise(rig: Any, locust: subprocess.Popen, restart_s: float) -> int:
         code = locust.poll()
         if code is not None:
             return code if code >= 0 else 128 - code
+        proxy = getattr(rig, "proxy", None)  # a proxy under test: the run cannot go on
+        if proxy is not None and proxy.child.popen.poll() is not None:
+            print(
+                f"lbbench: {proxy.plan.proxy} exited ({proxy.child.last_words()}); stopping Locust",
+                file=sys.stderr,
+            )
+            locust.send_signal(signal.SIGTERM)
+            locust.wait(timeout=60)
+            return 1
         now = time.monotonic()
         for target_id, process in list(rig.targets.items()):
             if process.popen.poll() is None:

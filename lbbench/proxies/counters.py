@@ -15,7 +15,9 @@ from typing import Any
 
 from lbbench.proxies.plan import ProxyPlan
 
-HAPROXY_COLUMNS = ("status", "wretr", "wredis", "econ", "eresp", "chkfail", "hrsp_5xx", "stot")
+HAPROXY_COLUMNS = (
+    "status", "wretr", "wredis", "econ", "eresp", "chkfail", "chkdown", "hrsp_5xx", "stot"
+)  # fmt: skip
 
 
 def counters_of(plan: ProxyPlan) -> dict[str, Any]:
@@ -40,6 +42,14 @@ def envoy_counters(admin_port: int) -> dict[str, Any]:
 
 
 def haproxy_counters(socket_path: str) -> dict[str, Any]:
+    return {
+        server: {column: columns.get(column, "") for column in HAPROXY_COLUMNS}
+        for server, columns in haproxy_rows(socket_path).items()
+    }
+
+
+def haproxy_rows(socket_path: str) -> dict[str, dict[str, Any]]:
+    """``show stat`` on the admin socket: every column of each server of the fleet."""
     with socket.socket(socket.AF_UNIX) as sock:
         sock.settimeout(5.0)
         sock.connect(socket_path)
@@ -48,17 +58,36 @@ def haproxy_counters(socket_path: str) -> dict[str, Any]:
         while chunk := sock.recv(65536):
             chunks.append(chunk)
     text = b"".join(chunks).decode(errors="replace").lstrip("# ")
-    out: dict[str, Any] = {}
-    for row in csv.DictReader(io.StringIO(text)):
-        if row.get("pxname") == "fleet" and row.get("svname") not in ("FRONTEND", "BACKEND"):
-            out[row["svname"]] = {
-                column: _number(row.get(column, "")) for column in HAPROXY_COLUMNS
-            }
-    return out
+    return {
+        row["svname"]: {column: _number(value or "") for column, value in row.items() if column}
+        for row in csv.DictReader(io.StringIO(text))
+        if row.get("pxname") == "fleet" and row.get("svname") not in ("FRONTEND", "BACKEND")
+    }
+
+
+def failover_counts(proxy: str, counters: dict[str, Any]) -> dict[str, int]:
+    """What a trial's failover counts (``retries``, ``ejections``) are, as far as the proxy
+    counts them itself: Envoy's ``upstream_rq_retry`` and outlier detection's enforced
+    ejections; HAProxy's retried connections (``wretr``) and servers marked down
+    (``chkdown``), summed over the servers; NGINX's calls passed on to another target
+    (it counts no ejections: none is recorded)."""
+    if "unavailable" in counters:
+        return {}
+    if proxy == "envoy":
+        return {
+            "retries": int(counters.get("upstream_rq_retry", 0)),
+            "ejections": int(counters.get("outlier_detection.ejections_enforced_total", 0)),
+        }
+    if proxy == "haproxy":
+        return {
+            name: sum(row[column] for row in counters.values() if isinstance(row[column], int))
+            for name, column in (("retries", "wretr"), ("ejections", "chkdown"))
+        }
+    return {"retries": int(counters.get("passed_on", 0))}
 
 
 def nginx_counters(log_path: str) -> dict[str, Any]:
-    calls = tried_again = 0
+    calls = tried_again = passed_on = 0
     statuses: Counter[str] = Counter()
     with open(log_path, errors="replace") as log:
         for line in log:  # $upstream_addr|$upstream_status|$status|$request_time
@@ -67,8 +96,14 @@ def nginx_counters(log_path: str) -> dict[str, Any]:
                 continue
             calls += 1
             tried_again += "," in parts[0]
+            passed_on += parts[0].count(",")
             statuses[parts[2]] += 1
-    return {"calls": calls, "tried_more_than_once": tried_again, "statuses": dict(statuses)}
+    return {
+        "calls": calls,
+        "tried_more_than_once": tried_again,
+        "passed_on": passed_on,
+        "statuses": dict(statuses),
+    }
 
 
 def _number(text: str) -> Any:

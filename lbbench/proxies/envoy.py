@@ -13,6 +13,9 @@ from lbbench.proxies.plan import ProxyPlan
 HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3."
 HTTP_OPTIONS = "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 ROUTER = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
+ADAPTIVE_CONCURRENCY = (
+    "type.googleapis.com/envoy.extensions.filters.http.adaptive_concurrency.v3.AdaptiveConcurrency"
+)
 LEAST_REQUEST = (
     "type.googleapis.com/envoy.extensions.load_balancing_policies.least_request.v3.LeastRequest"
 )
@@ -95,10 +98,11 @@ def bootstrap(plan: ProxyPlan) -> dict[str, Any]:
                                 ],
                             },
                             "http_filters": [
+                                *admission_filter(plan),
                                 {
                                     "name": "envoy.filters.http.router",
                                     "typed_config": {"@type": ROUTER},
-                                }
+                                },
                             ],
                         },
                     }
@@ -112,6 +116,30 @@ def bootstrap(plan: ProxyPlan) -> dict[str, Any]:
         },
         "static_resources": {"listeners": [listener], "clusters": [cluster(plan)]},
     }
+
+
+def admission_filter(plan: ProxyPlan) -> list[dict[str, Any]]:
+    """Envoy's adaptive concurrency (a gradient controller) for lbbench's admission mode;
+    its other knobs keep Envoy's defaults (docs/proxies.md says what they do)."""
+    if "admission" not in plan.modes:
+        return []
+    limit = plan.setting("failover.admission.max_limit")
+    return [
+        {
+            "name": "envoy.filters.http.adaptive_concurrency",
+            "typed_config": {
+                "@type": ADAPTIVE_CONCURRENCY,
+                "gradient_controller_config": {
+                    "sample_aggregate_percentile": {"value": 50},
+                    "concurrency_limit_params": {
+                        "max_concurrency_limit": limit,
+                        "concurrency_update_interval": "0.1s",
+                    },
+                    "min_rtt_calc_params": {"interval": "60s", "request_count": 50},
+                },
+            },
+        }
+    ]
 
 
 def cluster(plan: ProxyPlan) -> dict[str, Any]:
@@ -164,7 +192,11 @@ def cluster(plan: ProxyPlan) -> dict[str, Any]:
                 {
                     "typed_extension_config": {
                         "name": "envoy.load_balancing_policies.least_request",
-                        "typed_config": {"@type": LEAST_REQUEST, "choice_count": 2, **how},
+                        "typed_config": {
+                            "@type": LEAST_REQUEST,
+                            "choice_count": plan.options.get("choice_count", 2),
+                            **how,
+                        },
                     }
                 }
             ]

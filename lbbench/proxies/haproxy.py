@@ -20,6 +20,12 @@ MAX_WEIGHT = 256  # HAProxy's
 RETRY_ON = "conn-failure empty-response response-timeout junk-response 500 502 503 504"
 
 
+def balance(plan: ProxyPlan) -> str:
+    if plan.strategy == "p2c":
+        return f"random({plan.options.get('choice_count', 2)})"
+    return BALANCE[plan.strategy]
+
+
 def ms(seconds: float) -> str:
     return f"{max(1, round(seconds * 1000))}ms"
 
@@ -30,6 +36,7 @@ def config(plan: ProxyPlan) -> str:
     server_timeout = setting("failover.retry.per_try_timeout_s") if retry else plan.timeout_s
     lines = [
         "global",
+        "    nbthread 1",  # one worker, as Envoy (--concurrency 1) and NGINX get
         "    maxconn 4096",  # (two file descriptors each, within a default limit)
         f"    stats socket {plan.run_dir}/haproxy.sock mode 600 level admin",
         "defaults",
@@ -41,7 +48,7 @@ def config(plan: ProxyPlan) -> str:
         f"    bind 127.0.0.1:{plan.listen_port} proto h2",
         "    default_backend fleet",
         "backend fleet",
-        f"    balance {BALANCE[plan.strategy]}",
+        f"    balance {balance(plan)}",
     ]
     if plan.strategy == "ring_hash":
         lines.append("    hash-type consistent")
@@ -57,8 +64,12 @@ def config(plan: ProxyPlan) -> str:
         raise ConfigError("failover", "haproxy has two tiers (servers and backup servers)")
     backup_tier = plan.tiers[-1] if "primary_backup" in plan.modes and len(plan.tiers) > 1 else -1
     check = ""
+    if "admission" in plan.modes:
+        # calls over a server's limit wait in HAProxy's queue; 1 ms there, then a 503
+        lines.append("    timeout queue 1ms")
+        check += f" maxconn {plan.per_server_limit}"
     if "eject" in plan.modes:
-        check = (
+        check += (
             f" check inter {ms(setting('failover.eject.heartbeat_interval_s'))}"
             f" fall {setting('failover.eject.heartbeat_down_after')}"
             f" rise {setting('failover.eject.heartbeat_up_after')}"

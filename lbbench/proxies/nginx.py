@@ -44,6 +44,8 @@ def config(plan: ProxyPlan) -> str:
         )
     else:
         fails = " max_fails=0"  # NGINX's default (1 failure in 10 s) would eject
+    if "admission" in plan.modes:  # every server at its limit: a 502 at once
+        fails += f" max_conns={plan.per_server_limit}"
     upstream = ["    upstream fleet {"]
     if METHOD[plan.strategy]:
         upstream.append(f"        {METHOD[plan.strategy]}")

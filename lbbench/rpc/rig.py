@@ -76,7 +76,8 @@ class GrpcProcesses:
     def addresses(self) -> list[str]:
         return [f"127.0.0.1:{self.ports[t.id]}" for t in self.scenario.profile.targets]
 
-    def _fault(self, target_id: str, command: dict[str, Any]) -> None:
+    def send_fault(self, target_id: str, command: dict[str, Any]) -> None:
+        """A fault command to one target (its gRPC Fault call); a failure is a problem."""
         import grpc
 
         from lbbench.rpc import lbbench_pb2, lbbench_pb2_grpc
@@ -96,18 +97,22 @@ class GrpcProcesses:
     def inject(self, fault: Fault) -> None:
         if fault.kind == "crash":
             self.planned_exits.add(fault.target)
-        self._fault(fault.target, fault.command())
+        self.send_fault(fault.target, fault.command())
 
     def end(self, fault: Fault) -> None:
         if fault.kind == "crash":
-            process = self.targets[fault.target]
-            with contextlib.suppress(Exception):
-                process.popen.wait(timeout=2.0)
-            process.stop()
-            self._start(fault.target, f"127.0.0.1:{self.ports[fault.target]}")
-            self.planned_exits.discard(fault.target)
+            self.restart_target(fault.target)
         else:
-            self._fault(fault.target, fault.end_command())
+            self.send_fault(fault.target, fault.end_command())
+
+    def restart_target(self, target_id: str) -> None:
+        """Start a crashed target again on its port (the proxy's config names the port)."""
+        process = self.targets[target_id]
+        with contextlib.suppress(Exception):
+            process.popen.wait(timeout=2.0)
+        process.stop()
+        self._start(target_id, f"127.0.0.1:{self.ports[target_id]}")
+        self.planned_exits.discard(target_id)
 
     failure: str | None = None  # no process here the trial cannot go on without
 
@@ -195,6 +200,7 @@ def grpc_trial(
         problems = report.problems + rig.problems + busy
         status = {**said(rig), "target_server": "h2" if rig.h2 else "grpcio"}
     view, samples = client_side_view(scenario, report.recorder, start, status)
+    view.counters.update(status.get("failover_counts", {}))  # what a proxy counted itself
     return trial_result(
         scenario, seed, start, report, view, [], samples, problems, failure, None, machine
     )

@@ -90,6 +90,13 @@ class Scenario:
                 raise ConfigError("balancer", f'{self.strategy} is grpcio\'s: balancer = "grpc"')
             return
         self.router_config()
+        choices = dict(self.strategy_options).get("choice_count")
+        if choices is not None and choices > len(self.profile.targets):
+            raise ConfigError(
+                "strategy_options.choice_count",
+                f"{choices} choices from a fleet of {len(self.profile.targets)}: at most "
+                f"{len(self.profile.targets)}",
+            )
         if self.proxy:
             from lbbench.proxies.vocabulary import check_routing
 

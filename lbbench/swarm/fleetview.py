@@ -30,6 +30,7 @@ def view(stats: dict[str, Any], recorder: Recorder) -> dict[str, Any]:
     attempts = {b["id"]: b["sent"] for b in stats["backends"]}
     total = sum(attempts.values())
     return {
+        "balancer": stats.get("balancer", "lbbench"),
         "strategies": sorted(STRATEGIES),
         "strategy": stats.get("strategy"),
         "failover": stats.get("failover"),

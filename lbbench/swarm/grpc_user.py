@@ -1,6 +1,7 @@
-"""A Locust user that calls lbbench's gRPC gateway (grpcio made gevent-friendly).
+"""A Locust user that calls lbbench's gRPC service: the gateway, or a proxy in front of the
+gRPC targets (grpcio made gevent-friendly).
 
-``host`` is the gateway's address (e.g. 127.0.0.1:50050). grpcio runs its
+``host`` is the gateway's or the proxy's address (e.g. 127.0.0.1:50050). grpcio runs its
 own threads; ``init_gevent()`` (called on import, before any channel) lets
 them cooperate with Locust's gevent loop. Each call fires one Locust
 request event, like the ZeroMQ user: response time and length, the
@@ -16,6 +17,7 @@ import grpc
 import grpc.experimental.gevent as grpc_gevent
 
 from lbbench.rpc import lbbench_pb2, lbbench_pb2_grpc
+from lbbench.rpc.shell import BACKEND_TRAILER
 from lbbench.rpc.status import outcome_of
 from lbbench.swarm.recording import report_call
 from lbbench.swarm.workload import PacedUser
@@ -38,13 +40,18 @@ class GrpcUser(PacedUser):
 
     def call(self, name: str, key: bytes | None = None) -> str:
         request = lbbench_pb2.CallRequest(payload=self.payload, key=key or b"")
+        # the key rides as a header too: a proxy hashes on it (the gateway reads the field)
+        metadata = (("lb-key", key.decode()),) if key else None
         started = time.perf_counter()
         status, backend, length, exception = OK, "", 0, None
         try:
-            reply = self.stub.Call(request, timeout=self.timeout_s)
+            reply = self.stub.Call(request, timeout=self.timeout_s, metadata=metadata)
             backend, length = reply.backend, len(reply.payload)
         except grpc.RpcError as error:
             status = outcome_of(error.code())
             exception = error
+            # through a proxy, a target's error names the target in its trailers
+            said = dict(error.trailing_metadata() or ()) or dict(error.initial_metadata() or ())
+            backend = said.get(BACKEND_TRAILER, "")
         report_call(self, "grpc", name, started, length, exception, backend, status)
         return status

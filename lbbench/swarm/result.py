@@ -91,8 +91,10 @@ def locust_result_set(
     fleet = fleet_from_stats(stats, profile)
     in_force = stats.get("settings", {})  # the balancer's settings at the end of the run
     defaults = every_setting()
+    balancer = stats.get("balancer", "lbbench")  # a proxy's control says which one it is
+    through = "" if balancer == "lbbench" else f"{balancer} "
     scenario = Scenario(
-        name=f"locust {stats['strategy']} {stats['failover']} on {fleet.name}",
+        name=f"locust {through}{stats['strategy']} {stats['failover']} on {fleet.name}",
         profile=fleet,
         strategy=stats["strategy"],
         failover=tuple(stats["failover"].split("+")),
@@ -110,6 +112,8 @@ def locust_result_set(
             and path not in ("strategy", "failover.modes", "deadline_s")
             and value != defaults[path]
         ),
+        balancer=balancer,
+        balancer_options=tuple(sorted(stats.get("balancer_options", {}).items())),
         load=LoadSpec(
             rate=max(users, 1) / pacing_s,
             duration_s=duration,

@@ -9,11 +9,22 @@ import pytest
 from lbbench.errors import ConfigError
 from lbbench.proxies.process import GENERATORS, check
 from lbbench.proxies.vocabulary import NGINX_NO_BACKUP, VOCABULARY
+from lbbench.scenario.profiles import load_profile
+from lbbench.scenario.scenario import Scenario
 from tests.proxies.helpers import PROXIES, binary_or_skip, plan_of, scenario
 
-HEDGE = {"failover.hedge.delay_s": 0.02}
+# the settings a mode cannot go without on some proxy
+NEEDS = {
+    "hedge": {"failover.hedge.delay_s": 0.02},
+    "admission": {"failover.admission.max_limit": 40},
+}
 MODE_SETS = [("fail_fast",), ("retry",), ("eject",), ("eject", "retry"), ("hedge",),
-             ("primary_backup",), ("eject", "retry", "primary_backup")]  # fmt: skip
+             ("primary_backup",), ("eject", "retry", "primary_backup"), ("admission",),
+             ("admission", "eject", "retry")]  # fmt: skip
+
+
+def needed(modes):
+    return {path: value for mode in modes for path, value in NEEDS.get(mode, {}).items()}
 
 
 def cases():
@@ -35,7 +46,7 @@ def test_each_mapped_strategy_and_mode_makes_a_config_the_proxy_accepts(
     proxy, strategy, modes, tmp_path
 ):
     binary = binary_or_skip(proxy)
-    built = scenario(proxy, strategy, modes, **(HEDGE if "hedge" in modes else {}))
+    built = scenario(proxy, strategy, modes, **needed(modes))
     plan = plan_of(built, tmp_path)
     generator = GENERATORS[proxy]
     path = tmp_path / f"{proxy}.conf"
@@ -58,7 +69,28 @@ REFUSED = [
      "failover.hedge.delay_s: envoy hedges after a fixed delay"),
     ("haproxy has no circuit breaker of lbbench's kind", "haproxy", "round_robin",
      ("circuit_breaker",), {}, "failover: haproxy has no equivalent of circuit_breaker"),
+    ("haproxy's limit does not adapt", "haproxy", "round_robin", ("admission",), {},
+     "failover.admission.max_limit: haproxy's limit on calls in flight is fixed: give"),
+    ("nginx's limit does not adapt", "nginx", "least_connections", ("admission",), {},
+     "failover.admission.max_limit: nginx's limit on calls in flight is fixed: give"),
+    ("envoy's gradient has no AIMD backoff", "envoy", "round_robin", ("admission",),
+     {"failover.admission.backoff": 0.5},
+     "failover.admission.backoff: envoy has no equivalent of failover.admission.backoff"),
 ]  # fmt: skip
+
+# admission's fleet-wide limit of 40 over the 4 targets of the profile, as each proxy says it
+LIMITS = [
+    ("envoy", '"max_concurrency_limit": 40'),
+    ("haproxy", " maxconn 10"),
+    ("nginx", " max_conns=10"),
+]
+
+
+@pytest.mark.parametrize(("proxy", "said"), LIMITS)
+def test_admissions_limit_is_the_fleets_shared_over_the_servers(proxy, said, tmp_path):
+    built = scenario(proxy, "round_robin", ("admission",), **NEEDS["admission"])
+    text = GENERATORS[proxy].config(plan_of(built, tmp_path))
+    assert text.count(said) == (1 if proxy == "envoy" else 4), text
 
 
 @pytest.mark.parametrize(
@@ -123,3 +155,45 @@ def test_a_users_own_config_is_filled_in_and_checked(tmp_path):
     path = check_config(plan_of(built, tmp_path), binary)
     text = path.read_text()
     assert "bind 127.0.0.1:19999 proto h2" in text and "server b 127.0.0.1:20001" in text
+
+
+# p2c's choice_count as each proxy says it (NGINX's random draws two, no more)
+CHOICES = [
+    ("envoy", 3, '"choice_count": 3'),
+    ("haproxy", 3, "balance random(3)"),
+    ("nginx", 2, "random two least_conn;"),
+]
+
+
+@pytest.mark.parametrize(("proxy", "count", "said"), CHOICES)
+def test_p2c_choice_count_is_the_proxys_own(proxy, count, said, tmp_path):
+    built = Scenario(
+        name="t",
+        profile=load_profile("heterogeneous"),
+        strategy="p2c",
+        strategy_options=(("choice_count", count),),
+        balancer=proxy,
+    )
+    built.validate()
+    plan = plan_of(built, tmp_path)
+    text = GENERATORS[proxy].config(plan)
+    assert said in text, text
+    binary = binary_or_skip(proxy)
+    path = tmp_path / f"{proxy}.conf"
+    path.write_text(text)
+    check(proxy, GENERATORS[proxy].check_command(binary, str(path), str(tmp_path)))
+
+
+def test_nginx_refuses_more_than_two_choices_in_one_line():
+    built = Scenario(
+        name="t",
+        profile=load_profile("heterogeneous"),
+        strategy="p2c",
+        strategy_options=(("choice_count", 3),),
+        balancer="nginx",
+    )
+    with pytest.raises(ConfigError) as refused:
+        built.validate()
+    assert str(refused.value).startswith(
+        "strategy_options.choice_count: nginx's random two least_conn draws two (got 3)"
+    )

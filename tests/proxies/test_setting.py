@@ -110,9 +110,18 @@ def test_an_unmapped_strategy_on_the_command_line_is_one_line(tmp_path):
     assert_one_line_error(done, "haproxy has no equivalent of maglev (it offers: round_robin")
 
 
-def test_locust_through_a_proxy_is_refused_in_one_line_for_now(tmp_path):
-    done = lbbench("locust", "--balancer", "envoy", "--headless", "--run-time", "1s")
-    assert_one_line_error(done, "--balancer: Locust drives lbbench's own balancer here")
+LOCUST_REFUSALS = [
+    # (flags, the one line)
+    (["--balancer", "envoy", "--via-gateway"], "--via-gateway: the users call envoy over gRPC"),
+    (["--balancer", "grpc", "--strategy", "round_robin"], "grpcio's policies balance inside"),
+    (["--balancer", "haproxy", "--strategy", "maglev"], "haproxy has no equivalent of maglev"),
+]
+
+
+@pytest.mark.parametrize(("flags", "said"), LOCUST_REFUSALS)
+def test_locust_refuses_what_it_cannot_drive_in_one_line(flags, said):
+    done = lbbench("locust", *flags, "--headless", "--run-time", "1s")
+    assert_one_line_error(done, said)
 
 
 MAP = """

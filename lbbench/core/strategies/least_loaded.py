@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+from lbbench.checks import check_number
 from lbbench.core.backends import BackendState
 from lbbench.core.strategies.base import Pool, RequestView, Strategy, register, two_distinct
 from lbbench.core.strategies.weighted_rr import SmoothWeights
@@ -46,27 +47,60 @@ class LeastConnections(Strategy):
 
 
 class PowerOfTwoChoices(Strategy):
-    """Power of two choices (Mitzenmacher; Envoy's least_request with choice_count 2).
+    """Power of d choices (Mitzenmacher; Envoy's least_request ``choice_count``, HAProxy's
+    ``random(d)``), two by default.
 
-    Rule: draw two distinct backends uniformly at random and send to the one
-    with fewer requests in flight per unit of weight, counting the request
-    about to be sent: (in_flight + 1) / weight. On a tie the first draw wins,
-    which is itself random. With n requests over n backends the most loaded
-    holds about ln ln n / ln 2 of them instead of random's ln n / ln ln n.
-    Cost O(1).
+    Rule: draw ``choice_count`` distinct backends uniformly at random and send
+    to the one with the fewest requests in flight per unit of weight, counting
+    the request about to be sent: (in_flight + 1) / weight. On a tie the
+    earliest draw wins, which is itself random. With n requests over n
+    backends the most loaded holds about ln ln n / ln d of them instead of
+    random's ln n / ln ln n (the supermarket model: most of the gain is in
+    going from one choice to two). One choice is uniform random; as many
+    choices as backends is least connections (a random one among the tied).
+    Cost O(d).
     """
 
     name = "p2c"
-    summary = "two random backends, the one with fewer in-flight per weight wins"
+    summary = "d random backends (2 by default), the one with fewer in-flight per weight wins"
+
+    def __init__(self, rng: random.Random, *, choice_count: int = 2) -> None:
+        super().__init__(rng)
+        check_number("strategy_options.choice_count", choice_count, low=1, integer=True)
+        self.choice_count = choice_count
 
     def pick(self, pool: Pool, request: RequestView, now: float) -> BackendState:
         members = pool.members
-        if len(members) == 1:
+        n = len(members)
+        if n == 1:
             return members[0]
-        a, b = two_distinct(members, self.rng.random)
-        if (b.in_flight + 1) * a.weight < (a.in_flight + 1) * b.weight:
-            return b
-        return a
+        d = self.choice_count
+        if d == 2:  # the common case, drawn as it always was (seeded runs stay the same)
+            a, b = two_distinct(members, self.rng.random)
+            if (b.in_flight + 1) * a.weight < (a.in_flight + 1) * b.weight:
+                return b
+            return a
+        rand = self.rng.random
+        if d >= n:  # every backend: start the scan anywhere, so ties go to a random one
+            start = int(rand() * n)
+            best = members[start]
+            for k in range(1, n):
+                other = members[(start + k) % n]
+                if (other.in_flight + 1) * best.weight < (best.in_flight + 1) * other.weight:
+                    best = other
+            return best
+        best = members[int(rand() * n)]
+        if d == 1:
+            return best
+        drawn = {id(best)}
+        while len(drawn) < d:  # distinct draws; d < n, so this ends quickly for small d
+            other = members[int(rand() * n)]
+            if id(other) in drawn:
+                continue
+            drawn.add(id(other))
+            if (other.in_flight + 1) * best.weight < (best.in_flight + 1) * other.weight:
+                best = other
+        return best
 
 
 register(LeastConnections)
