@@ -53,7 +53,12 @@ ENVOY = ProxyVocabulary(
             "Envoy counts requests it has outstanding to each host, as lbbench does; with "
             "unequal weights it divides by weight with an active-request bias of 1",
         ),
-        "p2c": Word("LEAST_REQUEST, choice_count 2 (strategy_options.choice_count)"),
+        "p2c": Word(
+            "LEAST_REQUEST, choice_count 2 (strategy_options.choice_count)",
+            "Envoy draws its choices with replacement (the same host twice is a random "
+            "pick: 1 in 8 on 8 hosts), lbbench distinct ones: simulated as p2c with "
+            "distinct = false",
+        ),
         "ring_hash": Word(
             "RING_HASH on the lb-key header",
             "ring size from minimum_ring_size 1024 (lbbench: vnodes per target)",
@@ -142,7 +147,11 @@ HAPROXY = ProxyVocabulary(
             "HAProxy counts the streams (requests) in flight on each server, as lbbench "
             "counts requests; weighted by the fleet's weights",
         ),
-        "p2c": Word("balance random(2) (random(d): strategy_options.choice_count)"),
+        "p2c": Word(
+            "balance random(2) (random(d): strategy_options.choice_count)",
+            "HAProxy draws with replacement, as Envoy does, and counts the requests it is "
+            "serving (a tie goes to the later draw): simulated as p2c with distinct = false",
+        ),
         "ring_hash": Word(
             "balance hdr(lb-key) with hash-type consistent",
             "HAProxy's ring has 16 points per weight unit (lbbench: vnodes per target)",
@@ -255,6 +264,14 @@ NGINX = ProxyVocabulary(
     install="apt-get install nginx, or give balancer.nginx.bin / LBBENCH_NGINX",
 )
 
+# lbbench strategy options that say what a proxy does by itself: its scenarios are simulated
+# with them, and a scenario may not ask the proxy for the opposite
+OWN_OPTIONS: dict[str, dict[str, dict[str, Any]]] = {
+    "envoy": {"p2c": {"distinct": False}},
+    "haproxy": {"p2c": {"distinct": False}},
+    "nginx": {"p2c": {"distinct": True}},
+}
+
 # NGINX: "the backup parameter cannot be used along with the hash, ip_hash, and random
 # load balancing methods"
 NGINX_NO_BACKUP = ("random", "weighted_random", "p2c", "ring_hash")
@@ -284,6 +301,12 @@ def check_routing(
                 f"{proxy} has no equivalent of {mode} (it offers: {', '.join(words.modes)})",
             )
     options = dict(options)
+    for name, value in OWN_OPTIONS[proxy].get(strategy, {}).items():
+        if options.pop(name, value) != value:
+            raise ConfigError(
+                f"strategy_options.{name}",
+                f"{proxy}'s {strategy} has {name} = {str(value).lower()}, always",
+            )
     choices = options.pop("choice_count", None) if strategy == "p2c" else None
     if choices is not None and proxy == "nginx" and choices != 2:
         raise ConfigError(
@@ -372,3 +395,8 @@ def _order(word: str, tables: list[dict[str, Word]]) -> tuple[int, int]:
         if word in table:
             return (index, list(table).index(word))
     return (len(tables), 0)
+
+
+def simulated_options(proxy: str, strategy: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The strategy options lbbench's equivalent of ``proxy``'s ``strategy`` runs with."""
+    return {**options, **OWN_OPTIONS[proxy].get(strategy, {})}

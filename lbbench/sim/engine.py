@@ -86,6 +86,15 @@ class Simulation:
         self.options = options
         self.seed = seed
         config = scenario.router_config()
+        if scenario.proxy:  # what the proxy does by itself (Envoy's p2c draws with replacement)
+            from lbbench.proxies.vocabulary import simulated_options
+
+            config = replace(
+                config,
+                strategy_options=simulated_options(
+                    scenario.proxy, config.strategy, config.strategy_options
+                ),
+            )
         capacity = sum(t.capacity for t in scenario.profile.targets)
         max_pending = options.max_pending or max(config.max_pending, 4 * capacity)
         self.router = Router(

@@ -11,7 +11,14 @@ fleet for which the answer is known in closed form:
   Erlang C formula, S + C(c, a) / (c mu - lambda);
 - balls into bins: n requests that never finish thrown at n backends; the
   most loaded holds about ln n / ln ln n under random and about
-  ln ln n / ln 2 (plus a constant) under p2c (Azar, Broder, Karlin, Upfal).
+  ln ln n / ln 2 (plus a constant) under p2c (Azar, Broder, Karlin, Upfal);
+- the supermarket model: n single servers (exponential service), Poisson
+  arrivals at load lambda per server, each joining the shortest of d
+  queues drawn at random (p2c with ``choice_count`` d): as n grows the mean
+  time in system tends to T_d(lambda) = sum over i >= 1 of
+  lambda^((d^i - d) / (d - 1)) service times (Mitzenmacher 1996;
+  Vvedenskaya, Dobrushin and Karpelevich 1996). The fleet is finite (1 000
+  servers), so the limit is approached from above by O(1/n).
 
 Network hops are zero here: theory has none.
 
@@ -218,11 +225,53 @@ def balls_into_bins(bins: int, seeds: tuple[int, ...] = (1, 2, 3)) -> list[Check
     ]
 
 
+def supermarket_time(choices: int, load: float) -> float:
+    """The supermarket model's mean time in system, in service times, as n grows."""
+    total, i = 0.0, 1
+    while True:
+        term = load ** ((choices**i - choices) / (choices - 1))
+        total += term
+        if term < 1e-12:
+            return total
+        i += 1
+
+
+def supermarket(choices: int, load: float, requests: int, seed: int = 1, servers: int = 1_000):
+    """p2c with ``choices`` draws over ``servers`` M/M/1 queues against T_d(load)."""
+    service_ms = 1.0
+    profile = synthetic_fleet(
+        servers, capacity=1, latency=Latency("exponential", (("mean_ms", service_ms),))
+    )
+    rate = load * servers / (service_ms / 1e3)
+    scenario = Scenario(
+        name=f"supermarket d={choices} load={load:g}",
+        profile=profile,
+        strategy="p2c",
+        strategy_options=(("choice_count", choices),),
+        load=LoadSpec(rate=rate, duration_s=requests / rate, drain_s=600.0),
+        seed=seed,
+        deadline_s=3600.0,  # theory has no deadline
+    )
+    simulation = Simulation(scenario, seed, THEORY)
+    simulation.kept_latencies = []
+    simulation.run()
+    return _interval(
+        f"supermarket d={choices} load={load:g}, {servers} servers: mean latency T_d",
+        supermarket_time(choices, load) * service_ms,
+        simulation.kept_latencies or [],
+        statistics.fmean,
+        "ms",
+    )
+
+
 def theory_checks(requests: int = 200_000, seed: int = 1) -> list[Check]:
     """Every closed-form check (what ``lbbench sim --validate`` runs)."""
     checks = [*mm1(0.5, requests, seed), *mm1(0.8, requests, seed)]
     checks.append(mmc(4, 0.8, requests, seed))
     checks.append(mmc(16, 0.9, requests, seed))
+    for choices in (2, 3):
+        for load in (0.7, 0.9):
+            checks.append(supermarket(choices, load, requests, seed))
     for bins in (1_000, 10_000):
         checks.extend(balls_into_bins(bins))
     return checks

@@ -133,7 +133,7 @@ GRPC_BAD = [
     (["run", "--strategy", "grpc:least_request"], "unknown grpc policy 'least_request'"),
     (["run", "--strategy", "grpc:round_robin", "--failover", "hedge"], "hedge has no grpcio"),
     (["sim", "--strategy", "grpc:round_robin"], "grpc: policies run inside grpcio"),
-    (["locust", "--strategy", "grpc:round_robin"], "Locust drives lbbench's own balancer"),
+    (["locust", "--strategy", "grpc:round_robin"], "grpcio's policies balance inside each client"),
     (["gateway", "--timeout", "0"], "--timeout: must be > 0"),
 ]
 

@@ -80,3 +80,7 @@ def test_locust_through_the_proxy_shows_its_view_and_injects_a_crash(tmp_path, p
     assert summary["requests"]["sent"] > 500
     # the calls went through the proxy to every target (the replies name it)
     assert all(b["served_ok"] > 0 for b in summary["backends"]), summary["backends"]
+    if TAKEN_OUT[proxy] is not None:  # the proxy's view taking t1 out is an event, timed
+        (trial,) = scenario["trials"]
+        kinds = {e["kind"] for e in trial["events"] if e["backend"] == "t1"}
+        assert kinds & {"eject", "down"}, trial["events"]

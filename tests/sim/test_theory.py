@@ -1,4 +1,5 @@
-"""The simulator against closed forms: M/M/1, M/M/c (Erlang C), balls into bins.
+"""The simulator against closed forms: M/M/1, M/M/c (Erlang C), balls into bins, the
+supermarket model (the power of d choices).
 
 Every run is seeded, so these are exact regressions of the engine. A check
 passes when theory lies inside the 99 % batch-means interval of what the
@@ -14,7 +15,17 @@ import statistics
 
 import pytest
 
-from lbbench.sim.validate import balls_into_bins, batch_means, erlang_c, max_load, mm1, mmc, p99
+from lbbench.sim.validate import (
+    balls_into_bins,
+    batch_means,
+    erlang_c,
+    max_load,
+    mm1,
+    mmc,
+    p99,
+    supermarket,
+    supermarket_time,
+)
 
 REQUESTS = 150_000
 
@@ -43,6 +54,25 @@ def test_mmc_mean_latency_matches_erlang_c(servers, rho):
 )
 def test_erlang_c_formula(servers, offered, waits):
     assert math.isclose(erlang_c(servers, offered), waits, rel_tol=1e-3)
+
+
+@pytest.mark.parametrize(
+    "choices, load, expected",
+    [
+        # T_d(lambda) = sum_i lambda^((d^i - d)/(d - 1)), in service times
+        (2, 0.9, 1 + 0.9**2 + 0.9**6 + 0.9**14 + 0.9**30 + 0.9**62 + 0.9**126),
+        (3, 0.9, 1 + 0.9**3 + 0.9**12 + 0.9**39 + 0.9**120),
+        (2, 0.5, 1 + 0.5**2 + 0.5**6 + 0.5**14 + 0.5**30),
+    ],
+)
+def test_supermarket_formula(choices, load, expected):
+    assert math.isclose(supermarket_time(choices, load), expected, rel_tol=1e-6)
+
+
+@pytest.mark.parametrize("choices, load", [(2, 0.7), (2, 0.9), (3, 0.9)])
+def test_p2c_with_d_choices_matches_the_supermarket_model(choices, load):
+    check = supermarket(choices, load, REQUESTS)
+    assert check.passed, (check.name, check.expected, check.measured, check.rule)
 
 
 def test_p2c_max_load_is_far_below_random_at_1000_bins():

@@ -100,3 +100,39 @@ def test_a_bad_choice_count_is_one_line_naming_the_key(options, line):
 def test_a_single_backend_is_picked_whatever_the_count():
     pool = Pool([BackendState(Backend("only"))])
     assert sequence("p2c", pool, 3, 1, choice_count=3) == ["only"] * 3
+
+
+# with replacement (Envoy's and HAProxy's way): the busier of two is picked when both draws
+# land on it, one pick in four; distinct draws never pick it
+REPLACEMENT = [
+    (True, 0.0),
+    (False, 0.25),
+]
+
+
+@pytest.mark.parametrize(("distinct", "busy_share"), REPLACEMENT)
+def test_draws_with_or_without_replacement(distinct, busy_share):
+    pool = loaded([4, 0])
+    picks = Counter(sequence("p2c", pool, 20_000, 11, distinct=distinct))
+    assert picks["b0"] / 20_000 == pytest.approx(busy_share, abs=0.01)
+
+
+def test_a_proxys_p2c_is_simulated_as_the_proxy_draws():
+    from lbbench.sim.engine import Simulation
+
+    for proxy, distinct in (("envoy", False), ("haproxy", False), ("nginx", True)):
+        scenario = Scenario(
+            name="t", profile=load_profile("heterogeneous"), strategy="p2c", balancer=proxy
+        )
+        assert Simulation(scenario, 1).router.strategy.distinct is distinct, proxy
+    with pytest.raises(ConfigError) as refused:
+        Scenario(
+            name="t",
+            profile=load_profile("heterogeneous"),
+            strategy="p2c",
+            strategy_options=(("distinct", True),),
+            balancer="envoy",
+        ).validate()
+    assert (
+        str(refused.value) == "strategy_options.distinct: envoy's p2c has distinct = false, always"
+    )

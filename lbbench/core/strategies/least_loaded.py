@@ -59,15 +59,21 @@ class PowerOfTwoChoices(Strategy):
     going from one choice to two). One choice is uniform random; as many
     choices as backends is least connections (a random one among the tied).
     Cost O(d).
+
+    ``distinct = false`` draws with replacement, as Envoy's least_request and
+    HAProxy's ``random(d)`` do (NGINX's ``random two`` draws distinct ones):
+    with two draws over n backends, one pick in n is the same backend twice,
+    a random pick, which a slow backend feels (docs/proxies.md).
     """
 
     name = "p2c"
     summary = "d random backends (2 by default), the one with fewer in-flight per weight wins"
 
-    def __init__(self, rng: random.Random, *, choice_count: int = 2) -> None:
+    def __init__(self, rng: random.Random, *, choice_count: int = 2, distinct: bool = True) -> None:
         super().__init__(rng)
         check_number("strategy_options.choice_count", choice_count, low=1, integer=True)
         self.choice_count = choice_count
+        self.distinct = distinct
 
     def pick(self, pool: Pool, request: RequestView, now: float) -> BackendState:
         members = pool.members
@@ -75,6 +81,14 @@ class PowerOfTwoChoices(Strategy):
         if n == 1:
             return members[0]
         d = self.choice_count
+        if not self.distinct:  # Envoy's way: each draw from all, the first wins a tie
+            rand = self.rng.random
+            best = members[int(rand() * n)]
+            for _ in range(d - 1):
+                other = members[int(rand() * n)]
+                if (other.in_flight + 1) * best.weight < (best.in_flight + 1) * other.weight:
+                    best = other
+            return best
         if d == 2:  # the common case, drawn as it always was (seeded runs stay the same)
             a, b = two_distinct(members, self.rng.random)
             if (b.in_flight + 1) * a.weight < (a.in_flight + 1) * b.weight:
