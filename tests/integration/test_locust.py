@@ -50,7 +50,11 @@ def finish(process: subprocess.Popen, timeout: float = 90) -> tuple[int, str, st
     except subprocess.TimeoutExpired:
         process.kill()
         out, err = process.communicate()
-        raise
+        # what it was doing when it would not stop (a hang once seen in CI, not reproduced)
+        raise AssertionError(
+            f"lbbench locust had not exited {timeout} s after being asked; its last words:\n"
+            + err[-4000:]
+        ) from None
     return process.returncode, out, err
 
 
