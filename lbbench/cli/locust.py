@@ -164,6 +164,7 @@ def _locust(rig: Any, scenario: Scenario, args: argparse.Namespace, host: str, c
     except KeyboardInterrupt:
         locust.send_signal(signal.SIGTERM)
         code = locust.wait(timeout=60)
+        print(f"lbbench: Locust stopped (exit code {code}); stopping the rig", file=sys.stderr)
         return code if code >= 0 else 128 - code  # killed by a signal: the shell's 128 + N
     finally:
         signal.signal(signal.SIGTERM, previous)

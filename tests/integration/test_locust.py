@@ -48,8 +48,18 @@ def finish(process: subprocess.Popen, timeout: float = 90) -> tuple[int, str, st
     try:
         out, err = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        import psutil
+
+        try:  # which of its processes were still there, doing what
+            left = [
+                f"{c.pid} {c.status()} {' '.join(c.cmdline()[:6])}"
+                for c in psutil.Process(process.pid).children(recursive=True)
+            ]
+        except psutil.Error as error:
+            left = [str(error)]
         process.kill()
         out, err = process.communicate()
+        err += "\nprocesses left: " + "; ".join(left)
         # what it was doing when it would not stop (a hang once seen in CI, not reproduced)
         raise AssertionError(
             f"lbbench locust had not exited {timeout} s after being asked; its last words:\n"
