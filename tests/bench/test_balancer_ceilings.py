@@ -20,7 +20,9 @@ ratio of ``grpc direct``'s, measured side by side in one run (the rounds
 alternate the balancers).
 
 Measure with: pytest tests/bench/test_balancer_ceilings.py --benchmark-enable -s
-(about 5 minutes); the default run tries two of the paths once at a low rate.
+(about 5 minutes); without --benchmark-enable it tries two of the paths once at a low
+rate. Marked slow (CI's slow stage runs that short form): it starts Envoy and gRPC fleets
+from the test process itself.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ import tomllib
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import pytest
+
 from lbbench.errors import ConfigError
 from lbbench.proxies.binaries import find_binary
 from lbbench.rigs.live import LiveProcesses
@@ -37,6 +41,8 @@ from lbbench.rigs.loadgen import LoadRun
 from lbbench.scenario.load import LoadSpec
 from lbbench.scenario.profiles import parse_profile
 from lbbench.scenario.scenario import Scenario
+
+pytestmark = pytest.mark.slow
 
 TWO_INSTANT = """
 name = "two-instant"
