@@ -17,6 +17,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from lbbench.results.files import read_result
 from lbbench.results.recorder import decode
 
@@ -176,6 +178,11 @@ def poll(check, timeout: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+# In CI's default run (the whole suite in one process) this test hung at its end 4 times
+# in 4 on 2026-12-07 (the balancer's control and Locust stopped answering once Locust was
+# told to quit); alone, in every subset tried and in a reproduction of its steps it passed
+# (over 20 runs). The cause is not found yet: it runs in CI's slow stage, on its own.
+@pytest.mark.slow
 def test_balancer_tab_shows_a_fault_and_refuses_bad_input(tmp_path):
     port = free_port()
     web = f"http://127.0.0.1:{port}"
