@@ -136,10 +136,15 @@ def _queue_run(capacity: int, rho: float, requests: int, seed: int, service_ms: 
         seed=seed,
         deadline_s=3600.0,  # theory has no deadline
     )
+    return _latencies_of(scenario, seed), rate
+
+
+def _latencies_of(scenario: Scenario, seed: int) -> Simulation:
+    """``scenario`` simulated with no hops, every answered request's latency kept."""
     simulation = Simulation(scenario, seed, THEORY)
     simulation.kept_latencies = []
     simulation.run()
-    return simulation, rate
+    return simulation
 
 
 def mm1(rho: float, requests: int, seed: int = 1) -> list[Check]:
@@ -252,9 +257,7 @@ def supermarket(choices: int, load: float, requests: int, seed: int = 1, servers
         seed=seed,
         deadline_s=3600.0,  # theory has no deadline
     )
-    simulation = Simulation(scenario, seed, THEORY)
-    simulation.kept_latencies = []
-    simulation.run()
+    simulation = _latencies_of(scenario, seed)
     return _interval(
         f"supermarket d={choices} load={load:g}, {servers} servers: mean latency T_d",
         supermarket_time(choices, load) * service_ms,
