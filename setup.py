@@ -51,17 +51,27 @@ COMPILED = [
 # compiled dataclass does not keep.
 
 
+def _pure() -> list:
+    """Install as plain Python: and remove what an earlier compiled build left in the
+    tree (an editable install's extensions sit beside their sources and would still be
+    imported instead of them, pointing at a shared library that is no longer built)."""
+    for stale in [*ROOT.glob("*__mypyc.*"), *(ROOT / "lbbench").rglob("*.so"),
+                  *(ROOT / "lbbench").rglob("*.pyd")]:  # fmt: skip
+        stale.unlink(missing_ok=True)
+    return []
+
+
 def _extensions() -> list:
     if os.environ.get("LBBENCH_PURE"):
         print("lbbench: LBBENCH_PURE is set: installing pure Python", file=sys.stderr)
-        return []
+        return _pure()
     try:
         from mypyc.build import mypycify
 
         return mypycify(["--config-file", str(ROOT / "pyproject.toml"), *COMPILED], opt_level="3")
     except (Exception, SystemExit) as error:  # no mypyc, a type error: run as Python
         print(f"lbbench: not compiled ({error}); installing pure Python", file=sys.stderr)
-        return []
+        return _pure()
 
 
 class BuildOrFallBack(build_ext):
@@ -72,7 +82,7 @@ class BuildOrFallBack(build_ext):
             super().run()
         except Exception as error:
             print(f"lbbench: compiling failed ({error}); installing pure Python", file=sys.stderr)
-            self.extensions = []
+            self.extensions = _pure()
 
 
 setup(ext_modules=_extensions(), cmdclass={"build_ext": BuildOrFallBack})

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from lbbench import protocol as p
 from lbbench.core.actions import Action
-from lbbench.core.config import parse_failover
+from lbbench.core.config import RouterConfig, parse_failover
 from lbbench.core.faults import parse_command
 from lbbench.core.router import Router
 from lbbench.core.settings import apply_settings
@@ -119,6 +119,17 @@ def fault(balancer: Balancer, request: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True, "target": target, "fault": command}
 
 
+def check_live(config: RouterConfig) -> RouterConfig:
+    """Refuse what the live balancer cannot do yet (one line), rather than run it wrong."""
+    if config.view == "reports":
+        raise ConfigError(
+            "view",
+            "reports: the live targets do not report their load yet; the simulator does "
+            "(lbbench sim)",
+        )
+    return config
+
+
 def set_settings(balancer: Balancer, request: dict[str, Any], now: float) -> dict[str, Any]:
     """Switch strategy (and its ``options``), ``failover`` modes, or any ``settings`` by path.
 
@@ -138,6 +149,6 @@ def set_settings(balancer: Balancer, request: dict[str, Any], now: float) -> dic
     if not isinstance(given, dict):
         raise ConfigError("set.settings", "must be an object of path: value")
     settings.update(given)
-    config = apply_settings(balancer.router.config, settings)
+    config = check_live(apply_settings(balancer.router.config, settings))
     balancer.execute(balancer.router.reconfigure(now, config), now)
     return {"ok": True, "strategy": config.strategy, "failover": config.failover.label}

@@ -32,6 +32,7 @@ import zmq
 from lbbench import protocol as p
 from lbbench.balancer import control
 from lbbench.balancer.budget import PeerBudgets
+from lbbench.balancer.control import check_live
 from lbbench.balancer.cut import ConnectionCutter
 from lbbench.balancer.inbox import Inbox
 from lbbench.balancer.limits import (
@@ -121,7 +122,9 @@ class Balancer:
         """``security``: CurveZMQ keys for all three sockets (only authorized peers get in);
         without them, a socket bound beyond loopback is refused unless ``insecure``."""
         self.router = Router(
-            config, rng=random.Random(streams.router(seed)), attempt_ids=unguessable_ids()
+            check_live(config),
+            rng=random.Random(streams.router(seed)),
+            attempt_ids=unguessable_ids(),
         )
         self.silence = Silence(forget_after_s)
         self.limits = limits = limits or Limits()

@@ -161,6 +161,13 @@ def router_config(args: argparse.Namespace) -> RouterConfig:
     return apply_settings(config, parse_settings(args.set or []))
 
 
+def _balancers_flag(args: argparse.Namespace) -> int:
+    from lbbench.scenario.balancers import check_balancers
+
+    given = getattr(args, "balancers", None)
+    return 1 if given is None else check_balancers(given, "--balancers")
+
+
 def scenario_from_flags(
     args: argparse.Namespace, profile: Any, load: Any, strategy: str, name: str = ""
 ) -> Any:
@@ -189,6 +196,8 @@ def scenario_from_flags(
         settings=tuple(rest.items()),  # in the order given: the key names them so
         balancer=balancer,
         balancer_options=tuple(sorted(fields.get("balancer_options", {}).items())),
+        balancers=fields.get("balancers", _balancers_flag(args)),
+        balancers_split=fields.get("balancers_split", "even"),
     )
     scenario.validate()
     return scenario

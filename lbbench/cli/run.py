@@ -22,6 +22,7 @@ SINGLE = {
     "targets": "--targets",
     "strategy": "--strategy",
     "balancer": "--balancer",
+    "balancers": "--balancers",
     "failover": "--failover",
     "option": "--option",
     "rate": "--rate",
@@ -71,6 +72,12 @@ def add_scenario_arguments(one: Any, strategy_help: str) -> None:
     """The flags that describe scenarios, shared by run and sim (their defaults are None)."""
     add_routing_flags(one, strategy_help)
     add_balancer_flag(one)
+    one.add_argument(
+        "--balancers",
+        type=int,
+        help="how many balancers share the fleet, each routing its own share of the "
+        "requests and seeing only those (default 1; --set balancers_split=zipf to skew)",
+    )
     rate = one.add_mutually_exclusive_group()
     rate.add_argument("--rate", type=float, help="offered requests per second (default 1000)")
     rate.add_argument(

@@ -29,6 +29,7 @@ SINGLE = {
     "latency": "--latency",
     "strategy": "--strategy",
     "balancer": "--balancer",
+    "balancers": "--balancers",
     "failover": "--failover",
     "option": "--option",
     "rate": "--rate",

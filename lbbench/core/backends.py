@@ -27,6 +27,7 @@ class BackendState:
         "weight",
         "tier",
         "in_flight",
+        "load",
         "latency_ewma",
         "_ewma_at",
         "_ewma_tau",
@@ -49,6 +50,9 @@ class BackendState:
         self.weight = backend.weight
         self.tier = backend.tier
         self.in_flight = 0
+        # What load-aware strategies read: the router's own in-flight count (view
+        # "local"), or the backend's load as last reported to it (view "reports").
+        self.load = 0
         self.latency_ewma = 0.0
         self._ewma_at = -math.inf
         self._ewma_tau = ewma_tau_s

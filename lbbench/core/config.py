@@ -18,13 +18,17 @@ from typing import Any
 
 from lbbench.checks import check_number
 from lbbench.core.failover import FAILOVER, policy_class
-from lbbench.core.strategies import make_strategy
+from lbbench.core.strategies import make_strategy, strategy_class
 from lbbench.errors import ConfigError
 
 # The defaults of the settings a scenario names by field, declared once.
 DEFAULT_STRATEGY = "round_robin"
 DEFAULT_MODES: tuple[str, ...] = ("fail_fast",)
 DEFAULT_DEADLINE_S = 1.0
+#: What a router knows of the backends' load: its own requests only ("local"), the
+#: backends' periodic reports ("reports", every ``view_period_s``, ``view_delay_s`` old
+#: when they arrive), or what it asks them on demand ("probes": the probing strategy).
+VIEWS = ("local", "reports", "probes")
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,9 @@ class RouterConfig:
     ``panic_threshold``: when fewer than this fraction of joined backends are
     healthy, heartbeat verdicts are ignored and traffic spreads over every
     backend that is not ejected or open-circuit (0 turns panic off).
+    ``view`` (``VIEWS``): where load-aware strategies get a backend's load;
+    under "reports" the driver hands the router each backend's reported load
+    (``Router.on_load_report``) every ``view_period_s``, ``view_delay_s`` late.
     """
 
     strategy: str = DEFAULT_STRATEGY
@@ -121,6 +128,9 @@ class RouterConfig:
     deadline_s: float = DEFAULT_DEADLINE_S
     max_pending: int = 10_000
     panic_threshold: float = 0.5
+    view: str = "local"
+    view_period_s: float = 0.1
+    view_delay_s: float = 0.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.strategy_options, Mapping):
@@ -131,3 +141,14 @@ class RouterConfig:
         check_number("deadline_s", self.deadline_s, low=0.0, low_open=True)
         check_number("max_pending", self.max_pending, low=1, integer=True)
         check_number("panic_threshold", self.panic_threshold, low=0.0, high=1.0)
+        if self.view not in VIEWS:
+            raise ConfigError("view", f"unknown view {self.view!r} (views: {', '.join(VIEWS)})")
+        views = strategy_class(self.strategy).views
+        if self.view not in views:
+            raise ConfigError(
+                "view",
+                f"{self.strategy} cannot use view {self.view!r} (it takes: {', '.join(views)}; "
+                "reports: least_connections, p2c, peak_ewma; probes: probing)",
+            )
+        check_number("view_period_s", self.view_period_s, low=0.0, low_open=True)
+        check_number("view_delay_s", self.view_delay_s, low=0.0)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import itertools
 import random
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from lbbench.core.actions import Action, Arm, Cancel, HealthEvent, Probe, Reply, Send, Timer
@@ -83,6 +83,7 @@ class Router:
         self.hooks = Composition()
         self._deadlines = _Deadlines(self)
         self._out: list[Action] = []
+        self._local_view = True  # load-aware strategies read the router's own counts
         self._configure(config)
         self._requests: dict[int, Request] = {}
         self._attempts: dict[int, Attempt] = {}
@@ -119,6 +120,11 @@ class Router:
         self._on_dispatched = hooks.on_dispatched
         self._on_send = hooks.on_send
         self._on_done = hooks.on_attempt_done
+        local = config.view != "reports"
+        if local and not self._local_view:
+            for backend in self.backends.values():  # back to its own counts
+                backend.load = backend.in_flight
+        self._local_view = local
         self._membership_changed = self._dirty = True
         return started
 
@@ -267,6 +273,18 @@ class Router:
                 hook(backend, now)
         return out
 
+    def on_load_report(self, now: float, loads: Mapping[str, int]) -> None:
+        """Backends reported their load (requests in their system, from every balancer):
+        under view "reports", what load-aware strategies read of each until its next
+        report. Unknown ids are ignored (a report may outlive its backend)."""
+        if self._local_view:
+            return
+        backends = self.backends
+        for backend_id, load in loads.items():
+            backend = backends.get(backend_id)
+            if backend is not None:
+                backend.load = load
+
     def on_probe_reply(
         self, now: float, backend_id: str, in_flight: int, latency: float
     ) -> list[Action]:
@@ -348,6 +366,8 @@ class Router:
         if not extra:
             request.tries += 1
         in_flight = backend.in_flight = backend.in_flight + 1
+        if self._local_view:
+            backend.load = in_flight
         pool = backend.pool
         if pool is not None:
             pool.in_flight += 1
@@ -498,6 +518,8 @@ class Router:
         del self._attempts[record.aid]
         backend = record.backend
         backend.in_flight -= 1
+        if self._local_view:
+            backend.load = backend.in_flight
         pool = backend.pool
         if pool is not None:
             pool.in_flight -= 1

@@ -2,7 +2,8 @@
 
 Paths: ``strategy``, ``strategy_options.<option>``, ``failover.modes``,
 ``failover.<mode>.<setting>`` (any registered mode's settings, whether or
-not the mode is on), ``deadline_s``, ``max_pending``, ``panic_threshold``.
+not the mode is on), ``deadline_s``, ``max_pending``, ``panic_threshold``,
+``view``, ``view_period_s``, ``view_delay_s``.
 The same path works in a scenario's settings, on the command line
 (``--set PATH=VALUE``), in a suite file and in the balancer's control
 ``set`` command; ``resolved`` lists a configuration's every path and
@@ -21,7 +22,15 @@ from lbbench.core.strategies import strategy_options
 from lbbench.errors import ConfigError
 from lbbench.schema import convert, fields_of, join, located
 
-TOP = ("strategy", "deadline_s", "max_pending", "panic_threshold")
+TOP = (
+    "strategy",
+    "deadline_s",
+    "max_pending",
+    "panic_threshold",
+    "view",
+    "view_period_s",
+    "view_delay_s",
+)
 
 
 # The paths a scenario keeps as fields of its own (it names itself and its key by them);
@@ -31,6 +40,8 @@ SCENARIO_FIELDS = {
     "failover.modes": "failover",
     "deadline_s": "deadline_s",
     "balancer": "balancer",
+    "balancers": "balancers",
+    "balancers_split": "balancers_split",
 }
 OPTIONS = "strategy_options."
 BALANCER_OPTIONS = "balancer."  # a proxy's own: balancer.<proxy>.<key> (lbbench.proxies)
@@ -54,6 +65,10 @@ def scenario_fields(
             fields["deadline_s"] = convert(float, value, at)
         elif path == "balancer":
             fields["balancer"] = convert(str, value, at)
+        elif path == "balancers":
+            fields["balancers"] = convert(int, value, at)
+        elif path == "balancers_split":
+            fields["balancers_split"] = convert(str, value, at)
         elif path.startswith(BALANCER_OPTIONS):
             fields.setdefault("balancer_options", {})[path[len(BALANCER_OPTIONS) :]] = value
         elif path.startswith(OPTIONS):
@@ -126,6 +141,9 @@ def setting_names() -> list[str]:
         "deadline_s",
         "max_pending",
         "panic_threshold",
+        "view",
+        "view_period_s",
+        "view_delay_s",
     ]
 
 

@@ -35,3 +35,14 @@ def target_errors(seed: int, target_id: str) -> str:
 def router(seed: int) -> int:
     """The router's own choices (random picks, jitter)."""
     return seed
+
+
+def balancer_router(seed: int, index: int) -> int | str:
+    """The choices of router ``index`` of several sharing a fleet (``balancers = N``);
+    the first one's are the one router's, so one balancer is today's run."""
+    return seed if index == 0 else f"{seed}:router:{index}"
+
+
+def balancer_split(seed: int) -> str:
+    """Which of several balancers each request goes to (``balancers.split``)."""
+    return f"{seed}:split"

@@ -306,6 +306,8 @@ SCENARIO = obj(
         "cell": map_of(text()),
         "balancer": text(),
         "balancer_options": obj({}),
+        "balancers": integer(low=1),
+        "balancers_split": text(),
         "deadline_s": number(),
         "trials_run": integer(),
         "simulated": boolean,

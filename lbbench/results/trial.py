@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from lbbench.results.balancers import balancers_over_trials
 from lbbench.results.measures import failover_timing, fairness
 from lbbench.results.metrics import samples as metric_samples
 from lbbench.results.recorder import Recorder, decode, encode, new_histogram, summarize
@@ -63,6 +64,31 @@ class RouterView:
             strategy_status=snapshot.get("strategy_status", {}),
             rif_counts=snapshot.get("rif_counts", {}),
         )
+
+    @classmethod
+    def merged(cls, views: Sequence[RouterView]) -> RouterView:
+        """The fleet's view over several balancers sharing it: every count summed (the
+        strategy status is the first balancer's, as an example of them)."""
+        return cls(
+            attempts=_summed([v.attempts for v in views]),
+            errors=_summed([v.errors for v in views]),
+            timeouts=_summed([v.timeouts for v in views]),
+            counters=_summed([v.counters for v in views]),
+            strategy_status=views[0].strategy_status if views else {},
+            rif_counts=_summed([v.rif_counts for v in views]),
+        )
+
+
+def _summed(tables: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Tables of counts added key by key (nested tables too)."""
+    total: dict[str, Any] = {}
+    for table in tables:
+        for key, value in table.items():
+            if isinstance(value, Mapping):
+                total[key] = _summed([total.get(key, {}), value])
+            else:
+                total[key] = total.get(key, 0) + value
+    return total
 
 
 def trial_result(
@@ -197,14 +223,18 @@ def lean_trial(trial: dict[str, Any]) -> dict[str, Any]:
     """A trial without what a sweep of thousands of scenarios cannot keep: its timelines,
     health events and per-backend rows (the scenario's summary keeps the merged rows).
     Its figures, histograms and samples stay, so tables, rankings, maps and comparisons
-    read it as any other; ``lean`` says what is missing."""
-    return {
+    read it as any other; ``lean`` says what is missing (with several balancers, their
+    rows go too: their agreement stays)."""
+    lean = {
         **trial,
         "lean": True,
         "backends": [],
         "events": [],
         "timeline": {"step_s": trial["timeline"]["step_s"], "outcomes": [], "attempts": []},
     }
+    if "balancers" in trial:
+        lean["balancers"] = {**trial["balancers"], "rows": []}
+    return lean
 
 
 def requests_in_flight(counts: Mapping[str, int]) -> dict[str, Any]:
@@ -279,7 +309,7 @@ def summarize_trials(scenario: Scenario, trials: list[dict[str, Any]]) -> dict[s
                 "trials": len(trials),
             }
         )
-    return {
+    summary: dict[str, Any] = {
         "requests": requests,
         "throughput_rps": sum(t["throughput_rps"] for t in trials) / len(trials),
         "error_rate": sum(t["error_rate"] for t in trials) / len(trials),
@@ -293,6 +323,9 @@ def summarize_trials(scenario: Scenario, trials: list[dict[str, Any]]) -> dict[s
         },
         "histograms": {"corrected": encode(corrected), "uncorrected": encode(uncorrected)},
     }
+    if "balancers" in trials[0]:
+        summary["balancers"] = balancers_over_trials([t["balancers"] for t in trials])
+    return summary
 
 
 def scenario_entry(
@@ -318,6 +351,8 @@ def scenario_entry(
         "strategy": scenario.strategy,
         "balancer": scenario.balancer,
         "balancer_options": dict(scenario.balancer_options),
+        "balancers": scenario.balancers,
+        "balancers_split": scenario.balancers_split,
         "strategy_options": dict(scenario.strategy_options),
         "failover": "+".join(scenario.failover),
         "deadline_s": scenario.deadline_s,

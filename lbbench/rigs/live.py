@@ -24,6 +24,7 @@ import zmq
 
 from lbbench.balancer.limits import DEFAULT_MAX_HELD_BYTES, DEFAULT_MAX_MESSAGE_SIZE
 from lbbench.core.faults import Fault
+from lbbench.errors import ConfigError
 from lbbench.results.trial import RouterView, trial_result
 from lbbench.rigs.base import Progress, drive
 from lbbench.rigs.calibration import calibration_scenario, rig_latency
@@ -225,6 +226,19 @@ class LiveRig:
         self.curve = curve
 
     def check(self, scenario: Scenario) -> None:
+        # Not built on the live rig yet: said before anything starts, not approximated.
+        if scenario.balancers > 1:
+            raise ConfigError(
+                "balancers",
+                f"{scenario.balancers} balancers: the simulator runs many balancers "
+                "(lbbench sim); the live rig runs one",
+            )
+        if not is_grpc(scenario.strategy) and scenario.router_config().view == "reports":
+            raise ConfigError(
+                "view",
+                "reports: the live targets do not report their load yet; the simulator "
+                "does (lbbench sim)",
+            )
         if scenario.proxy:
             from lbbench.proxies.rig import ProxyRig
 

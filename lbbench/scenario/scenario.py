@@ -19,6 +19,7 @@ from lbbench.core.config import (
 from lbbench.core.settings import apply_settings, resolved, scenario_fields
 from lbbench.core.strategies import STRATEGIES
 from lbbench.errors import ConfigError
+from lbbench.scenario.balancers import check_balancers, split_weights
 from lbbench.scenario.load import LoadSpec
 from lbbench.scenario.profiles import FleetProfile
 
@@ -64,6 +65,10 @@ class Scenario:
     #: a proxy's own settings by path under ``balancer.<proxy>.`` (its binary, raw
     #: config merged into the generated one): ``lbbench.proxies``
     balancer_options: tuple[tuple[str, Any], ...] = ()
+    #: how many balancers share the fleet, each routing its own share of the requests
+    #: (``lbbench.scenario.balancers``); 1 is one balancer that sees every request
+    balancers: int = 1
+    balancers_split: str = "even"
 
     def __post_init__(self) -> None:
         # one scenario, one spelling: balancer = "grpc" with strategy = "round_robin" is
@@ -85,6 +90,14 @@ class Scenario:
         proxy's is lbbench's vocabulary, which must map onto that proxy.
         """
         check_balancer(self.balancer, "balancer")
+        check_balancers(self.balancers)
+        split_weights(self.balancers, self.balancers_split)
+        if self.balancers > 1 and self.balancer != "lbbench":
+            raise ConfigError(
+                "balancers",
+                f"{self.balancers} balancers of {self.balancer}: many balancers are lbbench's "
+                'routers (balancer = "lbbench")',
+            )
         if is_grpc(self.strategy):
             if self.balancer != "grpc":
                 raise ConfigError("balancer", f'{self.strategy} is grpcio\'s: balancer = "grpc"')
@@ -134,6 +147,10 @@ class Scenario:
         key += "".join(f",{part}" for part in load.key_parts())
         if self.settings:
             key += "/" + ",".join(f"{path}={value}" for path, value in self.settings)
+        if self.balancers > 1:  # (one balancer's keys are as they always were)
+            key += f"/balancers={self.balancers}"
+            if self.balancers_split != "even":
+                key += f",split={self.balancers_split}"
         shaping = [(p, v) for p, v in self.balancer_options if not p.endswith(".bin")]
         if shaping:  # raw config changes what is measured; where the binary is does not
             key += "/" + ",".join(f"balancer.{path}={value}" for path, value in shaping)

@@ -71,7 +71,12 @@ ROUTING = (
     "deadline_s",
     "max_pending",
     "panic_threshold",
+    "view",
+    "view_period_s",
+    "view_delay_s",
     "balancer",
+    "balancers",
+    "balancers_split",
 )
 SCENARIO_KEYS = ("fleet", "faults", "load", *ROUTING)
 # More scenarios than this are refused unless asked for (--max-scenarios); the estimate
@@ -582,6 +587,8 @@ class _Parts:
             cell=cell,
             balancer=balancer,
             balancer_options=tuple(sorted(fields.get("balancer_options", {}).items())),
+            balancers=fields.get("balancers", 1),
+            balancers_split=fields.get("balancers_split", "even"),
         )
         try:
             scenario.validate()

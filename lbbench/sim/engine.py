@@ -24,6 +24,7 @@ request's by a golden-ratio step.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
 import math
@@ -40,8 +41,10 @@ from lbbench.core.faults import Fault
 from lbbench.core.router import Router
 from lbbench.errors import ConfigError
 from lbbench.gc_pacing import fewer_collections
+from lbbench.results.balancers import balancer_figures
 from lbbench.results.recorder import BucketTally, Recorder, clamp_us, copy_histogram
 from lbbench.results.trial import RouterView, trial_result
+from lbbench.scenario.balancers import split_weights
 from lbbench.scenario.load import key_sampler
 from lbbench.scenario.scenario import Scenario, is_grpc
 from lbbench.sim.events import (
@@ -50,6 +53,8 @@ from lbbench.sim.events import (
     FAULT_START,
     HEARTBEATS,
     PROBE,
+    REPORT,
+    REPORT_ARRIVES,
     RESTART,
     SAMPLE,
     TIMER,
@@ -57,10 +62,10 @@ from lbbench.sim.events import (
 from lbbench.sim.options import SimOptions
 from lbbench.sim.report import SimReport
 from lbbench.sim.targets import SimTarget
-from lbbench.vocabulary import attempt_quantile
+from lbbench.vocabulary import Health, attempt_quantile
 
 
-def _compact(stream: deque[tuple[float, Any]]) -> None:
+def _compact(stream: deque[tuple[float, Any, Router]]) -> None:
     """Drop the timers of finished requests and attempts from a timer stream.
 
     Only its head is pruned as time goes by, and one slow request at the
@@ -97,11 +102,30 @@ class Simulation:
             )
         capacity = sum(t.capacity for t in scenario.profile.targets)
         max_pending = options.max_pending or max(config.max_pending, 4 * capacity)
-        self.router = Router(
-            replace(config, max_pending=max_pending),
-            [spec.backend() for spec in scenario.profile.targets],
-            rng=random.Random(streams.router(seed)),
-        )
+        config = replace(config, max_pending=max_pending)
+        # Several balancers share the fleet (client-side balancing): each its own router,
+        # its own random stream, and attempt ids of its own residue modulo N, so that a
+        # reply finds its router by its attempt id alone. One balancer is the router
+        # the simulator always had, drawing what it always drew.
+        count = scenario.balancers
+        self.routers = [
+            Router(
+                config,
+                [spec.backend() for spec in scenario.profile.targets],
+                rng=random.Random(streams.balancer_router(seed, index)),
+                attempt_ids=itertools.count(index, count),
+            )
+            for index in range(count)
+        ]
+        self.router = self.routers[0]
+        # Which balancer each request goes to: a stream of its own (none with one).
+        self._split = random.Random(streams.balancer_split(seed)).random
+        weights = split_weights(count, scenario.balancers_split)
+        self._split_edges = list(itertools.accumulate(weights))[:-1]
+        self._even_split = scenario.balancers_split == "even"
+        self._reports = config.view == "reports"
+        self._view_period = config.view_period_s
+        self._view_delay = config.view_delay_s
         self.heap: list[tuple] = []
         self._seq = itertools.count()
         self.targets = {
@@ -132,7 +156,7 @@ class Simulation:
         self._to_router: deque[tuple[float, int, bool]] = deque()
         # Timers armed a constant time after their event (deadlines, per-try
         # timeouts) come due in the order armed: one plain queue per kind.
-        self._stream_of: dict[str, deque[tuple[float, Any]]] = {
+        self._stream_of: dict[str, deque[tuple[float, Any, Router]]] = {
             kind: deque() for kind in sorted(self.router.in_order_timers)
         }
         self._faulted = {f.target for f in scenario.profile.faults}
@@ -145,7 +169,10 @@ class Simulation:
                 self._push(fault.end_s, FAULT_END, fault, None)
         if self.router.needs_heartbeats:  # else nothing reads them
             self._push(options.heartbeat_s, HEARTBEATS, None, None)
-        self._apply(self.router.start(0.0), 0.0)
+        if self._reports:  # the first board goes up one period in
+            self._push(self._view_period, REPORT, None, None)
+        for router in self.routers:
+            self._apply(router.start(0.0), 0.0, router)
 
     @staticmethod
     def check(scenario: Scenario) -> None:
@@ -168,8 +195,9 @@ class Simulation:
     def _run(self, until: float | None, progress: Callable[[float], None] | None) -> None:
         stop_at = self._give_up if until is None else until
         router = self.router
+        routers = self.routers
+        many = len(routers)  # > 1: a reply's router is its attempt id modulo this
         on_reply = router.on_reply
-        on_timer = router.on_timer
         apply = self._apply
         arrive = self._arrive
         heap = self.heap
@@ -177,7 +205,7 @@ class Simulation:
         to_target = self._to_target
         to_router = self._to_router
         streams = list(self._stream_of.values())
-        due: deque[tuple[float, Any]] = deque()  # the timer stream whose head is next
+        due: deque[tuple[float, Any, Router]] = deque()  # the timer stream whose head is next
         hop = self.options.hop_s
         end_of_load = self._end_of_load + hop
         next_gap = self.scenario.load.next_gap
@@ -206,7 +234,7 @@ class Simulation:
                         at = stream[0][0]
                         source = 4
                         due = stream
-            if at > stop_at or (until is None and at >= end_of_load and not router.pending):
+            if at > stop_at or (until is None and at >= end_of_load and not self._pending()):
                 break  # (an empty world has at == inf > stop_at)
             self.now = at
             events += 1
@@ -224,8 +252,11 @@ class Simulation:
                     if ok is not None:  # (None: not answered)
                         if hop > 0:
                             to_router.append((at + hop, job[0], ok))
+                        elif many == 1:
+                            apply(on_reply(at, job[0], ok), at, router)
                         else:
-                            apply(on_reply(at, job[0], ok), at)
+                            owner = routers[job[0] % many]
+                            apply(owner.on_reply(at, job[0], ok), at, owner)
             elif source == 2:
                 _, target, attempt, work = to_target.popleft()
                 if target.alive:
@@ -235,9 +266,14 @@ class Simulation:
                         target.model.offer(attempt, work, at)  # False: dropped or hung
             elif source == 3:
                 _, attempt, ok = to_router.popleft()
-                apply(on_reply(at, attempt, ok), at)
+                if many == 1:
+                    apply(on_reply(at, attempt, ok), at, router)
+                else:
+                    owner = routers[attempt % many]
+                    apply(owner.on_reply(at, attempt, ok), at, owner)
             else:
-                apply(on_timer(at, due.popleft()[1]), at)
+                _, timer, owner = due.popleft()
+                apply(owner.on_timer(at, timer), at, owner)
             if progress is not None and events >= next_progress:
                 next_progress += 1 << 16
                 progress(min(1.0, at / self._end_of_load))
@@ -250,13 +286,28 @@ class Simulation:
 
     # ------------------------------------------------------------ events
 
+    def _requests_pending(self) -> int:
+        return len(self._requests)
+
+    def _pending(self) -> bool:
+        """Whether any balancer still holds a request."""
+        return any(router.pending for router in self.routers)
+
     def _arrive(self, at: float) -> None:
         rid = self._next_rid
         self._next_rid = rid + 1
         self._requests[rid] = [at - self.options.hop_s, self._work(), 0]
         self.recorder.sent += 1
         key = self._key() if self._key is not None else None
-        self._apply(self.router.on_request(at, rid, key), at)
+        router = self.router
+        routers = self.routers
+        if len(routers) > 1:
+            draw = self._split()
+            if self._even_split:
+                router = routers[int(draw * len(routers))]
+            else:
+                router = routers[bisect.bisect_right(self._split_edges, draw)]
+        self._apply(router.on_request(at, rid, key), at, router)
 
     def _deliver(self, at: float, target: SimTarget, attempt: int, work: float | None) -> None:
         if not target.alive:
@@ -267,30 +318,56 @@ class Simulation:
             target.model.offer(attempt, work, at)  # False: dropped or hung, never answered
 
     def _other(self, at: float, kind: int, a: Any, b: Any) -> None:
-        router = self.router
         if kind == TIMER:
-            self._apply(router.on_timer(at, a), at)
+            self._apply(b.on_timer(at, a), at, b)
         elif kind == PROBE:
             target: SimTarget = a
             answer = target.model.probe(at) if target.alive else None
             if answer is not None:  # (none while partitioned)
-                actions = router.on_probe_reply(at, target.spec.id, answer[0], answer[1])
+                actions = b.on_probe_reply(at, target.spec.id, answer[0], answer[1])
                 if actions:
-                    self._apply(actions, at)
+                    self._apply(actions, at, b)
         elif kind == HEARTBEATS:
             for target in self.targets.values():
                 if target.alive and target.model.heartbeats(at):
-                    actions = router.on_heartbeat(at, target.spec.id)
-                    if actions:
-                        self._apply(actions, at)
+                    for router in self.routers:
+                        actions = router.on_heartbeat(at, target.spec.id)
+                        if actions:
+                            self._apply(actions, at, router)
             self._push(at + self.options.heartbeat_s, HEARTBEATS, None, None)
-        elif kind == SAMPLE:
-            backends = router.backends
-            if self._full_samples:
-                counts = {b.id: b.sent for b in backends.values()}
+        elif kind == REPORT:
+            # The bulletin board (Mitzenmacher 2000): every target posts how many
+            # requests it holds, from every balancer; a crashed or partitioned one posts
+            # nothing, so its last figure stands.
+            board = {
+                target.spec.id: target.model.queue.in_flight
+                for target in self.targets.values()
+                if target.alive and target.model.heartbeats(at)
+            }
+            if self._view_delay > 0:
+                self._push(at + self._view_delay, REPORT_ARRIVES, board, None)
             else:
-                counts = {t: backends[t].sent for t in self._faulted}
-                counts["(rest)"] = router.stats.attempts - sum(counts.values())
+                self._post(at, board)
+            if at < self._give_up:
+                self._push(at + self._view_period, REPORT, None, None)
+        elif kind == REPORT_ARRIVES:
+            self._post(at, a)
+        elif kind == SAMPLE:
+            routers = self.routers
+            if self._full_samples:
+                counts = {t: 0 for t in self.targets}
+                for router in routers:
+                    for backend in router.backends.values():
+                        counts[backend.id] += backend.sent
+            else:
+                counts = {t: 0 for t in self._faulted}
+                attempts = 0
+                for router in routers:
+                    backends = router.backends
+                    for t in self._faulted:
+                        counts[t] += backends[t].sent
+                    attempts += router.stats.attempts
+                counts["(rest)"] = attempts - sum(counts.values())
             self.samples.append((at, counts))
             if at < self._give_up:
                 self._push(at + self.options.sample_s, SAMPLE, None, None)
@@ -301,7 +378,8 @@ class Simulation:
         elif kind == RESTART:
             target = a
             target.restart()
-            self._apply(router.on_join(at, target.spec.backend()), at)
+            for router in self.routers:
+                self._apply(router.on_join(at, target.spec.backend()), at, router)
         else:
             raise AssertionError(kind)
 
@@ -323,14 +401,19 @@ class Simulation:
 
     # ------------------------------------------------------------ actions
 
-    def carry_out(self, actions: list) -> None:
-        """Carry out actions of the router got from outside the loop (a switch, a departure)."""
-        self._apply(actions, self.now)
+    def _post(self, at: float, board: dict[str, int]) -> None:
+        """A board of reported loads reaches every balancer."""
+        for router in self.routers:
+            router.on_load_report(at, board)
 
-    def _apply(self, actions: list, at: float) -> None:
-        """Carry out the router's actions, as the balancer's event loop does."""
+    def carry_out(self, actions: list, router: Router | None = None) -> None:
+        """Carry out actions got from outside the loop (a switch, a departure) from
+        ``router`` (default: the first balancer's)."""
+        self._apply(actions, self.now, router or self.router)
+
+    def _apply(self, actions: list, at: float, router: Router) -> None:
+        """Carry out ``router``'s actions, as the balancer's event loop does."""
         hop = self.options.hop_s
-        router = self.router
         observe = self.on_actions
         while actions:
             if observe is not None:
@@ -356,11 +439,11 @@ class Simulation:
                     timer = action.timer
                     stream = self._stream_of.get(timer.kind)
                     if stream is not None and (not stream or stream[-1][0] <= action.at):
-                        stream.append((action.at, timer))
-                        if len(stream) > 2 * router.pending + 1024:
+                        stream.append((action.at, timer, router))
+                        if len(stream) > 2 * self._requests_pending() + 1024:
                             _compact(stream)
                     else:
-                        self._push(action.at, TIMER, timer, None)
+                        self._push(action.at, TIMER, timer, router)
                 elif kind is Reply:
                     self._reply(at, action)
                 elif kind is Cancel:
@@ -371,7 +454,7 @@ class Simulation:
                     else:
                         self._deliver(at, target, action.attempt, None)
                 elif kind is Probe:
-                    self._push(at + 2 * hop, PROBE, self.targets[action.backend], None)
+                    self._push(at + 2 * hop, PROBE, self.targets[action.backend], router)
             actions = more
 
     def _reply(self, at: float, reply: Reply) -> None:
@@ -397,9 +480,24 @@ class Simulation:
             self.report.problems.append(
                 f"{recorder.lost} requests still unanswered at the end of the drain"
             )
-        view = RouterView.from_snapshot(self.router.snapshot())
-        events = [e._asdict() for e in self.router.events]
-        return trial_result(
+        routers = self.routers
+        if len(routers) == 1:
+            view = RouterView.from_snapshot(self.router.snapshot())
+            events = [e._asdict() for e in self.router.events]
+        else:  # the fleet's figures over every balancer; each one's own beside them
+            snapshots = [router.snapshot() for router in routers]
+            view = RouterView.merged([RouterView.from_snapshot(s) for s in snapshots])
+            events = sorted(
+                ({**e._asdict(), "balancer": index} for index, r in enumerate(routers)
+                 for e in r.events if e.kind != Health.JOIN),
+                key=lambda e: e["at"],
+            )  # fmt: skip
+        result = trial_result(
             self.scenario, self.seed, 0.0, self.report, view, events, self.samples,
             self.report.problems,
         )  # fmt: skip
+        if len(routers) > 1:
+            result["balancers"] = balancer_figures(
+                self.scenario, snapshots, [list(r.events) for r in routers]
+            )
+        return result

@@ -13,3 +13,5 @@ SAMPLE: Final = 4  # the per-second sample of attempts per backend
 FAULT_START: Final = 5
 FAULT_END: Final = 6
 RESTART: Final = 7  # a crashed target is back
+REPORT: Final = 8  # every target posts its load (view "reports")
+REPORT_ARRIVES: Final = 9  # a board of posted loads reaches the balancers, view_delay_s late

@@ -59,6 +59,8 @@ def scenario_from_entry(entry: dict[str, Any], where: str) -> Scenario:
             settings=tuple(entry.get("settings", {}).items()),
             balancer=entry.get("balancer", "lbbench"),
             balancer_options=tuple(sorted(entry.get("balancer_options", {}).items())),
+            balancers=entry.get("balancers", 1),
+            balancers_split=entry.get("balancers_split", "even"),
         )
     except (KeyError, TypeError) as error:
         raise ConfigError(where, f"cannot rebuild the scenario: {error}") from None

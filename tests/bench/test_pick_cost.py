@@ -31,7 +31,7 @@ def _pool(size: int) -> Pool:
     rng = random.Random(size)
     members = [BackendState(Backend(f"b{i}", weight=rng.choice((1, 1, 2, 3)))) for i in range(size)]
     for member in members:
-        member.in_flight = rng.randrange(8)
+        member.in_flight = member.load = rng.randrange(8)
         member.observe_latency(rng.uniform(0.001, 0.01), 0.0)
     return Pool(members)
 

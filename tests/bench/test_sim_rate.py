@@ -43,3 +43,33 @@ def test_sim_event_rate(benchmark, strategy, backends):
     benchmark.extra_info["events"] = simulation.events
     benchmark.extra_info["requests"] = simulation.recorder.sent
     assert simulation.recorder.sent > 0.95 * REQUESTS
+
+
+@pytest.mark.parametrize("failover", [("fail_fast",), ("eject", "retry")])
+@pytest.mark.parametrize("balancers", [1, 10, 100])
+def test_sim_event_rate_with_many_balancers(benchmark, balancers, failover):
+    """The same 20 000 requests over 1 000 backends, routed by 1, 10 or 100 balancers:
+    what many balancers cost is their own state (100 x 1 000 backend views) and the
+    heartbeats every balancer hears from every backend (eject), not their number times
+    one balancer's work. Compare the rows of one run (docs/simulator.md)."""
+    fleet = synthetic_fleet(1_000, slow_fraction=0.05)
+    rate = rate_for_utilization(fleet, 0.7)
+    scenario = Scenario(
+        name="bench",
+        profile=fleet,
+        strategy="p2c",
+        failover=failover,
+        load=LoadSpec(rate=rate, duration_s=REQUESTS / rate),
+        balancers=balancers,
+    )
+
+    def setup():
+        return (Simulation(scenario, 1),), {}
+
+    def simulate(simulation: Simulation) -> Simulation:
+        simulation.run()
+        return simulation
+
+    simulation = benchmark.pedantic(simulate, setup=setup, rounds=3, iterations=1)
+    benchmark.extra_info["events"] = simulation.events
+    assert simulation.recorder.sent > 0.95 * REQUESTS

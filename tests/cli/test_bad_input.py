@@ -70,6 +70,29 @@ def test_a_bad_profile_is_one_line_naming_the_file_and_key(tmp_path, text, words
         (["run", "--suite", "scale"], ["--suite", "simulator suite"]),
         (["run", "--set", "failover.retry.budget_ratio=-1"], ["failover.retry.budget_ratio"]),
         (["balancer", "--set", "turbo=1"], ["turbo", "unknown setting"]),
+        (["sim", "--strategy", "p2c", "--balancers", "0"], ["--balancers", "must be >= 1"]),
+        (["sim", "--set", "balancers=2.5"], ["balancers", "must be an integer"]),
+        (
+            ["sim", "--strategy", "p2c", "--balancers", "3", "--set", "balancers_split=pareto"],
+            ["balancers_split", "unknown split 'pareto'"],
+        ),
+        (
+            ["sim", "--strategy", "round_robin", "--set", "view=reports"],
+            ["view", "round_robin cannot use view 'reports'"],
+        ),
+        (["run", "--strategy", "p2c", "--balancers", "3"], ["balancers", "the live rig runs one"]),
+        (
+            ["run", "--strategy", "p2c", "--set", "view=reports"],
+            ["view", "the live targets do not report their load yet"],
+        ),
+        (
+            ["balancer", "--strategy", "p2c", "--set", "view=reports"],
+            ["view", "the live targets do not report their load yet"],
+        ),
+        (
+            ["sim", "--balancer", "envoy", "--strategy", "p2c", "--balancers", "3"],
+            ["balancers", "many balancers are lbbench's"],
+        ),
         (["run", "--rate", "-5"], ["--rate", "must be > 0"]),
         (["run", "--rate", "100", "--arrival", "bursty"], ["--arrival", "unknown 'bursty'"]),
         (["run", "--targets", "nowhere"], ["--targets", "no profile 'nowhere'"]),

@@ -20,7 +20,7 @@ from tests.unit.test_strategies import request, states
 def loaded(in_flight: list[int], weights: list[int] | None = None) -> Pool:
     backends = states(weights or [1] * len(in_flight))
     for backend, count in zip(backends, in_flight, strict=True):
-        backend.in_flight = count
+        backend.in_flight = backend.load = count
     return Pool(backends)
 
 

@@ -125,6 +125,7 @@ class Harness:
         for backend in router.backends.values():
             assert backend.in_flight >= 0
             assert backend.in_flight == per_backend[backend.id]
+            assert backend.load == backend.in_flight  # view "local": strategies read its own
         for pool in router._pools.pools:
             assert pool.in_flight == sum(m.in_flight for m in pool.members)
 

@@ -71,6 +71,9 @@ class Strategy:
     summary: ClassVar[str] = ""
     #: True when the strategy honours weights (so the fair share is by weight).
     weighted: ClassVar[bool] = True
+    #: What the router may tell it of the backends' load (``RouterConfig.view``): every
+    #: strategy takes "local"; one that reads ``BackendState.load`` also "reports".
+    views: ClassVar[tuple[str, ...]] = ("local",)
 
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng

@@ -1,4 +1,9 @@
-"""Load-aware strategies on the balancer's own count of requests in flight."""
+"""Load-aware strategies on a backend's load as the router's view gives it.
+
+That load (``BackendState.load``) is the router's own count of its requests
+in flight (view "local", the default), or what the backend last reported
+(view "reports": every balancer sharing the fleet counted, but stale).
+"""
 
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ class LeastConnections(Strategy):
     """
 
     name = "least_connections"
+    views = ("local", "reports")
     summary = "fewest in-flight per unit weight; ties by smooth weighted round robin"
 
     def __init__(self, rng: random.Random) -> None:
@@ -33,7 +39,7 @@ class LeastConnections(Strategy):
         best_weight = 1
         tied: list[BackendState] = []
         for backend in pool.members:
-            load = backend.in_flight
+            load = backend.load
             weight = backend.weight
             order = -1 if best_load < 0 else load * best_weight - best_load * weight
             if order < 0:
@@ -67,6 +73,7 @@ class PowerOfTwoChoices(Strategy):
     """
 
     name = "p2c"
+    views = ("local", "reports")
     summary = "d random backends (2 by default), the one with fewer in-flight per weight wins"
 
     def __init__(self, rng: random.Random, *, choice_count: int = 2, distinct: bool = True) -> None:
@@ -86,12 +93,12 @@ class PowerOfTwoChoices(Strategy):
             best = members[int(rand() * n)]
             for _ in range(d - 1):
                 other = members[int(rand() * n)]
-                if (other.in_flight + 1) * best.weight < (best.in_flight + 1) * other.weight:
+                if (other.load + 1) * best.weight < (best.load + 1) * other.weight:
                     best = other
             return best
         if d == 2:  # the common case, drawn as it always was (seeded runs stay the same)
             a, b = two_distinct(members, self.rng.random)
-            if (b.in_flight + 1) * a.weight < (a.in_flight + 1) * b.weight:
+            if (b.load + 1) * a.weight < (a.load + 1) * b.weight:
                 return b
             return a
         rand = self.rng.random
@@ -100,7 +107,7 @@ class PowerOfTwoChoices(Strategy):
             best = members[start]
             for k in range(1, n):
                 other = members[(start + k) % n]
-                if (other.in_flight + 1) * best.weight < (best.in_flight + 1) * other.weight:
+                if (other.load + 1) * best.weight < (best.load + 1) * other.weight:
                     best = other
             return best
         best = members[int(rand() * n)]
@@ -112,7 +119,7 @@ class PowerOfTwoChoices(Strategy):
             if id(other) in drawn:
                 continue
             drawn.add(id(other))
-            if (other.in_flight + 1) * best.weight < (best.in_flight + 1) * other.weight:
+            if (other.load + 1) * best.weight < (best.load + 1) * other.weight:
                 best = other
         return best
 

@@ -54,6 +54,7 @@ class PeakEwma(Strategy):
     """
 
     name = "peak_ewma"
+    views = ("local", "reports")
     summary = "P2C on latency EWMA (peak-sensitive, decaying) x (in-flight + 1)"
 
     def __init__(self, rng: random.Random, *, decay_s: float = 10.0) -> None:
@@ -67,7 +68,7 @@ class PeakEwma(Strategy):
         if metric is None:
             metric = self._costs[backend] = PeakCost(now)
         metric.observe(0.0, now, self.tau)
-        pending = backend.in_flight
+        pending = backend.load
         if metric.cost == 0.0 and pending != 0:
             return (_PENALTY + pending) / backend.weight
         return metric.cost * (pending + 1) / backend.weight

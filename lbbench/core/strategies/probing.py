@@ -73,6 +73,9 @@ class Probing(Strategy):
     """
 
     name = "probing"
+    # It learns the load by asking (its probes), whatever the view says: "probes" names
+    # that, and "local" (every strategy's default) means the same here.
+    views = ("local", "probes")
     summary = "Prequal: async probes of backends' in-flight and latency; hot-cold rule"
 
     def __init__(
