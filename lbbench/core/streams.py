@@ -46,3 +46,8 @@ def balancer_router(seed: int, index: int) -> int | str:
 def balancer_split(seed: int) -> str:
     """Which of several balancers each request goes to (``balancers.split``)."""
     return f"{seed}:split"
+
+
+def balancer_order(seed: int, index: int) -> str:
+    """The order in which balancer ``index`` (> 0) of several lists the backends."""
+    return f"{seed}:order:{index}"

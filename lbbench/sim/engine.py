@@ -80,6 +80,15 @@ def _compact(stream: deque[tuple[float, Any, Router]]) -> None:
     stream.extend(live)
 
 
+def _listing(scenario: Scenario, seed: int, index: int) -> list:
+    """The backends as balancer ``index`` lists them: the fleet's order for the first,
+    a shuffle of its own (a stream of its own) for every other."""
+    backends = [spec.backend() for spec in scenario.profile.targets]
+    if index > 0:
+        random.Random(streams.balancer_order(seed, index)).shuffle(backends)
+    return backends
+
+
 class Simulation:
     """One trial of a scenario in simulated time."""
 
@@ -105,13 +114,17 @@ class Simulation:
         config = replace(config, max_pending=max_pending)
         # Several balancers share the fleet (client-side balancing): each its own router,
         # its own random stream, and attempt ids of its own residue modulo N, so that a
-        # reply finds its router by its attempt id alone. One balancer is the router
-        # the simulator always had, drawing what it always drew.
+        # reply finds its router by its attempt id alone. Each further balancer lists
+        # the backends in an order of its own, as clients given the same addresses in
+        # different orders do: an order-bound rule (least connections' ties go to the
+        # first of the tied) would otherwise have every balancer pile onto the same
+        # few. One balancer is the router the simulator always had, drawing what it
+        # always drew, in the fleet's order.
         count = scenario.balancers
         self.routers = [
             Router(
                 config,
-                [spec.backend() for spec in scenario.profile.targets],
+                _listing(scenario, seed, index),
                 rng=random.Random(streams.balancer_router(seed, index)),
                 attempt_ids=itertools.count(index, count),
             )

@@ -18,7 +18,14 @@ fleet for which the answer is known in closed form:
   time in system tends to T_d(lambda) = sum over i >= 1 of
   lambda^((d^i - d) / (d - 1)) service times (Mitzenmacher 1996;
   Vvedenskaya, Dobrushin and Karpelevich 1996). The fleet is finite (1 000
-  servers), so the limit is approached from above by O(1/n).
+  servers), so the limit is approached from above by O(1/n);
+- stale information (Mitzenmacher 2000, "How useful is old information?"):
+  the same servers balanced on a bulletin board of their queue lengths
+  updated every T service times (view "reports"): p2c with d choices
+  against the mean time in system of the paper's periodic update model,
+  solved numerically (``lbbench.sim.stale_theory``: its figures cannot be
+  read precisely enough), and least loaded's herding, whose time grows with
+  T far faster than d = 2's.
 
 Network hops are zero here: theory has none.
 
@@ -267,6 +274,75 @@ def supermarket(choices: int, load: float, requests: int, seed: int = 1, servers
     )
 
 
+def _stale_run(
+    strategy: str, options: list, period: float, load: float, requests: int, seed: int
+) -> Simulation:
+    """1 000 M/M/1 queues (1 ms service) balanced on posted loads (view "reports") updated
+    every ``period`` service times."""
+    servers, service_ms = 1_000, 1.0
+    profile = synthetic_fleet(
+        servers, capacity=1, latency=Latency("exponential", (("mean_ms", service_ms),))
+    )
+    rate = load * servers / (service_ms / 1e3)
+    scenario = Scenario(
+        name=f"{strategy} on loads posted every {period:g} service times",
+        profile=profile,
+        strategy=strategy,
+        strategy_options=tuple(options),
+        load=LoadSpec(rate=rate, duration_s=requests / rate, drain_s=600.0),
+        seed=seed,
+        deadline_s=3600.0,
+        settings=(("view", "reports"), ("view_period_s", period * service_ms / 1e3)),
+    )
+    return _latencies_of(scenario, seed)
+
+
+def stale_choices(choices: int, load: float, period: float, requests: int, seed: int = 1):
+    """p2c with ``choices`` draws on a bulletin board updated every ``period`` service times,
+    against the numerical solution of Mitzenmacher's periodic update model."""
+    from lbbench.sim.stale_theory import stale_time
+
+    simulation = _stale_run("p2c", [("choice_count", choices)], period, load, requests, seed)
+    return _interval(
+        f"stale information d={choices} load={load:g}, board every {period:g} service times: "
+        "mean latency (Mitzenmacher 2000, solved)",
+        stale_time(load, period, choices),
+        simulation.kept_latencies or [],
+        statistics.fmean,
+        "ms",
+    )
+
+
+def stale_herding(load: float, periods: tuple[float, float], requests: int, seed: int = 1):
+    """Least loaded on a board herds: its time grows with the board's age much faster than
+    d = 2's. Theory (least loaded with ties at random, Mitzenmacher's model) gives the
+    growth from the shorter period to the longer; lbbench's least_connections breaks ties
+    by smooth round robin (NGINX), which spreads a herd otherwise, so only the direction
+    is checked: it grows by over 1.3x and by more than d = 2's does."""
+    from lbbench.sim.stale_theory import stale_time
+
+    def growth(strategy: str, options: list, choices: int | None) -> tuple[float, float]:
+        times = []
+        for period in periods:
+            run = _stale_run(strategy, options, period, load, requests, seed)
+            times.append(statistics.fmean(run.kept_latencies or [0.0]))
+        theory = [stale_time(load, period, choices) for period in periods]
+        return times[1] / times[0], theory[1] / theory[0]
+
+    least, least_theory = growth("least_connections", [], None)
+    two, two_theory = growth("p2c", [("choice_count", 2)], 2)
+    return Check(
+        f"stale information load={load:g}: least loaded herds; its mean latency's growth "
+        f"from a board every {periods[0]:g} to every {periods[1]:g} service times "
+        f"(d=2's: {two:.3f}, theory {two_theory:.3f})",
+        least_theory,
+        least,
+        "x",
+        "> 1.3 and > d=2's growth",
+        least > 1.3 and least > two,
+    )
+
+
 def theory_checks(requests: int = 200_000, seed: int = 1) -> list[Check]:
     """Every closed-form check (what ``lbbench sim --validate`` runs)."""
     checks = [*mm1(0.5, requests, seed), *mm1(0.8, requests, seed)]
@@ -275,6 +351,9 @@ def theory_checks(requests: int = 200_000, seed: int = 1) -> list[Check]:
     for choices in (2, 3):
         for load in (0.7, 0.9):
             checks.append(supermarket(choices, load, requests, seed))
+    for choices, period in ((2, 1.0), (2, 2.0), (3, 1.0)):
+        checks.append(stale_choices(choices, 0.9, period, requests, seed))
+    checks.append(stale_herding(0.9, (1.0, 2.0), requests, seed))
     for bins in (1_000, 10_000):
         checks.extend(balls_into_bins(bins))
     return checks

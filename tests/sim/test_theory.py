@@ -1,5 +1,6 @@
 """The simulator against closed forms: M/M/1, M/M/c (Erlang C), balls into bins, the
-supermarket model (the power of d choices).
+supermarket model (the power of d choices), and Mitzenmacher's stale information model
+(solved numerically, ``lbbench.sim.stale_theory``).
 
 Every run is seeded, so these are exact regressions of the engine. A check
 passes when theory lies inside the 99 % batch-means interval of what the
@@ -15,6 +16,7 @@ import statistics
 
 import pytest
 
+from lbbench.sim.stale_theory import stale_time
 from lbbench.sim.validate import (
     balls_into_bins,
     batch_means,
@@ -23,6 +25,8 @@ from lbbench.sim.validate import (
     mm1,
     mmc,
     p99,
+    stale_choices,
+    stale_herding,
     supermarket,
     supermarket_time,
 )
@@ -119,3 +123,39 @@ def test_batch_means_interval_holds_truth_and_catches_bias(what, values, statist
 def test_batch_means_refuses_too_few_values():
     with pytest.raises(ValueError, match="too few"):
         batch_means([1.0] * 500, statistics.fmean)
+
+
+@pytest.mark.parametrize(
+    ("load", "period", "choices", "expected", "tolerance"),
+    [
+        # one choice is random: stale or not, every server is an M/M/1 queue
+        (0.5, 1.0, 1, 1 / (1 - 0.5), 1e-6),
+        (0.7, 2.0, 1, 1 / (1 - 0.7), 1e-6),
+        # a board updated often is almost the supermarket model (fresh information)
+        (0.9, 0.1, 2, supermarket_time(2, 0.9), 0.02),
+        (0.5, 0.2, 2, supermarket_time(2, 0.5), 0.04),
+    ],
+)
+def test_the_stale_information_model_meets_its_limits(load, period, choices, expected, tolerance):
+    solved = stale_time(load, period, choices, longest=120)
+    assert math.isclose(solved, expected, rel_tol=tolerance), solved
+
+
+def test_old_information_costs_least_loaded_more_than_two_choices():
+    # Mitzenmacher 2000: the older the board, the longer the time; least loaded herds
+    two = [stale_time(0.9, period, 2) for period in (1.0, 2.0)]
+    least = [stale_time(0.9, period, None) for period in (1.0, 2.0)]
+    assert two[0] < two[1] and least[0] < least[1]
+    assert least[1] / least[0] > 1.3 * (two[1] / two[0])  # 1.52x against 1.10x
+    assert least[1] > 1.5 * two[1]  # 5.69 against 3.22 service times
+
+
+@pytest.mark.parametrize(("choices", "period"), [(2, 1.0), (3, 1.0)])
+def test_p2c_on_a_stale_board_matches_the_periodic_update_model(choices, period):
+    check = stale_choices(choices, 0.9, period, REQUESTS)
+    assert check.passed, (check.name, check.expected, check.measured, check.rule)
+
+
+def test_least_connections_on_a_stale_board_herds():
+    check = stale_herding(0.9, (1.0, 2.0), 60_000)
+    assert check.passed, (check.name, check.expected, check.measured, check.rule)
