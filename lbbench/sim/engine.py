@@ -38,6 +38,7 @@ from typing import Any
 from lbbench.core import streams
 from lbbench.core.actions import Arm, Cancel, Probe, Reply, Send
 from lbbench.core.faults import Fault
+from lbbench.core.records import RIF_CAP
 from lbbench.core.router import Router
 from lbbench.errors import ConfigError
 from lbbench.gc_pacing import fewer_collections
@@ -137,6 +138,9 @@ class Simulation:
         self._split_edges = list(itertools.accumulate(weights))[:-1]
         self._even_split = scenario.balancers_split == "even"
         self._reports = config.view == "reports"
+        #: with several balancers, the requests in flight each attempt joined at its
+        #: backend counted over all of them (one balancer's count is its own)
+        self._fleet_rif: list[int] | None = [0] * (RIF_CAP + 1) if count > 1 else None
         self._view_period = config.view_period_s
         self._view_delay = config.view_delay_s
         self.heap: list[tuple] = []
@@ -436,6 +440,13 @@ class Simulation:
                 kind = type(action)
                 if kind is Send:
                     target = self.targets[action.backend]
+                    if self._fleet_rif is not None:
+                        # the requests in flight it joined, from every balancer (each
+                        # balancer's own count is only its own share of them)
+                        joined = 0
+                        for each in self.routers:
+                            joined += each.backends[action.backend].in_flight
+                        self._fleet_rif[joined if joined < RIF_CAP else RIF_CAP] += 1
                     if not target.alive:
                         # A crashed peer is disconnected: the send fails at once
                         # (ZeroMQ's ROUTER_MANDATORY in the live balancer).
@@ -500,6 +511,7 @@ class Simulation:
         else:  # the fleet's figures over every balancer; each one's own beside them
             snapshots = [router.snapshot() for router in routers]
             view = RouterView.merged([RouterView.from_snapshot(s) for s in snapshots])
+            view.rif_counts = {str(n): c for n, c in enumerate(self._fleet_rif or []) if c}
             events = sorted(
                 ({**e._asdict(), "balancer": index} for index, r in enumerate(routers)
                  for e in r.events if e.kind != Health.JOIN),

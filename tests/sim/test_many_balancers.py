@@ -128,6 +128,8 @@ def test_every_balancers_accounting_adds_up_to_the_fleets(strategy, balancers, v
     for status in OUTCOMES:
         assert sum(r["outcomes"].get(status, 0) for r in rows) == requests[status]
     assert sum(r["attempts"] for r in rows) == sum(b["attempts"] for b in result["backends"])
+    # the requests in flight each attempt joined, counted over every balancer, once each
+    assert sum(result["rif"]["counts"].values()) == sum(r["attempts"] for r in rows)
     assert all(r["requests"] > 0 for r in rows), "every balancer routed some of the load"
 
 
@@ -154,6 +156,15 @@ def test_least_connections_herds_on_stale_reports_and_p2c_degrades_gracefully():
     assert lc_stale > 3 * p2c_stale, "stale reports herd least connections, not p2c"
     assert p2c_stale / p2c_fresh < 0.5 * (lc_stale / lc_fresh)
     assert one_balancer < lc_fresh
+
+
+def test_requests_in_flight_are_counted_over_every_balancer():
+    """What an attempt joins at its backend is every balancer's requests there, not the
+    one balancer's own share: with 20 balancers each one's own count is mostly 0."""
+    one = simulate(scenario("round_robin", 1))
+    many = simulate(scenario("round_robin", 20))
+    assert many["rif"]["p99"] >= 0.8 * one["rif"]["p99"]
+    assert many["rif"]["mean"] > 1.0
 
 
 def test_least_connections_loses_its_edge_when_each_balancer_counts_only_its_own():

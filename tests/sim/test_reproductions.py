@@ -89,3 +89,28 @@ def test_prequal_probing_routes_on_latency_so_it_leads_at_low_load(prequal):
     assert prequal.scenario("probing at load 0.6").value("p99") < prequal.scenario(
         "least_connections at load 0.6"
     ).value("p99")
+
+
+def test_prequal_in_its_own_setting_many_clients_probing_leads():
+    """The paper's clients each balance their own requests: with 100 of them no client's
+    count of requests in flight is exact, and probing, which asks the servers, beats
+    least connections at 1.2 of the allocation (with one balancer least connections
+    leads there). Short runs (4 s, one seed) of the suite's cells."""
+    from dataclasses import replace
+
+    from lbbench.scenario.suites import load_suite
+    from lbbench.sim import Simulation
+
+    cells = {s.name: s for s in load_suite("prequal").scenarios}
+
+    def p99(name: str) -> float:
+        scenario = cells[name]
+        simulation = Simulation(replace(scenario, load=replace(scenario.load, duration_s=4.0)), 1)
+        simulation.run()
+        return simulation.finish()["latency_ms"]["corrected"]["p99"]
+
+    probing = p99("probing at load 1.2, 100 clients")
+    least = p99("least_connections at load 1.2, 100 clients")
+    wrr = p99("weighted_round_robin at load 1.2, 100 clients")
+    assert probing < 0.8 * least
+    assert probing <= 0.5 * wrr
