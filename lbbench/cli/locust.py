@@ -91,6 +91,9 @@ def run(args: argparse.Namespace) -> int:
         if not Path(name).is_file():
             raise ConfigError("--locustfile", f"no such file: {name}")
     scenario = _scenario(args)
+    from lbbench.rigs.live import check_live_limits
+
+    check_live_limits(scenario)
     if scenario.balancer == "grpc":
         raise ConfigError(
             "--strategy",

@@ -213,6 +213,23 @@ class LiveProcesses:
         self.close()
 
 
+def check_live_limits(scenario: Scenario) -> None:
+    """Refuse, in one line and before anything starts, what the live rigs do not run yet
+    (the simulator does) rather than run something else under its name."""
+    if scenario.balancers > 1:
+        raise ConfigError(
+            "balancers",
+            f"{scenario.balancers} balancers: the simulator runs many balancers "
+            "(lbbench sim); the live rig runs one",
+        )
+    if not is_grpc(scenario.strategy) and scenario.router_config().view == "reports":
+        raise ConfigError(
+            "view",
+            "reports: the live targets do not report their load yet; the simulator "
+            "does (lbbench sim)",
+        )
+
+
 class LiveRig:
     """Trials on real processes: the ZeroMQ balancer, or grpcio's policies for ``grpc:``.
 
@@ -226,19 +243,7 @@ class LiveRig:
         self.curve = curve
 
     def check(self, scenario: Scenario) -> None:
-        # Not built on the live rig yet: said before anything starts, not approximated.
-        if scenario.balancers > 1:
-            raise ConfigError(
-                "balancers",
-                f"{scenario.balancers} balancers: the simulator runs many balancers "
-                "(lbbench sim); the live rig runs one",
-            )
-        if not is_grpc(scenario.strategy) and scenario.router_config().view == "reports":
-            raise ConfigError(
-                "view",
-                "reports: the live targets do not report their load yet; the simulator "
-                "does (lbbench sim)",
-            )
+        check_live_limits(scenario)
         if scenario.proxy:
             from lbbench.proxies.rig import ProxyRig
 

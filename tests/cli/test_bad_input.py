@@ -82,6 +82,10 @@ def test_a_bad_profile_is_one_line_naming_the_file_and_key(tmp_path, text, words
         ),
         (["run", "--strategy", "p2c", "--balancers", "3"], ["balancers", "the live rig runs one"]),
         (
+            ["locust", "--strategy", "p2c", "--set", "balancers=3"],
+            ["balancers", "the live rig runs one"],
+        ),
+        (
             ["run", "--strategy", "p2c", "--set", "view=reports"],
             ["view", "the live targets do not report their load yet"],
         ),
