@@ -8,9 +8,15 @@ control channel (forwarded by the balancer) or, when run stand-alone with
 ``--schedule``, from the profile's fault schedule.
 
 The target connects a DEALER to the balancer's backend socket with its id
-as routing id, announces itself (READY) and heartbeats. With ``bind`` it
-also serves clients directly on a ROUTER (same frames as the balancer's
-frontend), for a no-balancer baseline.
+as routing id, announces itself (READY) and heartbeats. Given several
+balancers' backend addresses (balancers sharing the fleet, each routing
+its own clients' requests), it joins each with a DEALER of its own and
+answers each request on the socket it came in on: one DEALER connected to
+several balancers would deal its replies out round robin, to balancers
+that never sent them. Its queue, faults and heartbeat gating are one, as
+one server's are; a fault any of them forwards is the target's. With
+``bind`` it also serves clients directly on a ROUTER (same frames as the
+balancer's frontend), for a no-balancer baseline.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import signal
 import sys
 import time
 from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 import zmq
@@ -44,7 +51,7 @@ class Target:
     def __init__(
         self,
         spec: TargetSpec,
-        backend: str | None,
+        backend: str | Sequence[str] | None,
         *,
         bind: str | None = None,
         seed: int = 0,
@@ -63,15 +70,20 @@ class Target:
         self.heartbeat_s = heartbeat_s
         self.context = context or zmq.Context.instance()
         self.sockets: list[zmq.Socket] = []
-        self.dealer: zmq.Socket | None = None
         self.direct: zmq.Socket | None = None
         self.bound_address = ""
-        if backend is not None:
-            self.dealer = self._socket(zmq.DEALER)
-            self.dealer.setsockopt(zmq.IDENTITY, self.ident)
+        backends = [backend] if isinstance(backend, str) else list(backend or ())
+        #: one DEALER per balancer, in the order given; a request's reply goes back on
+        #: the one it came in on
+        self.dealers: list[zmq.Socket] = []
+        for address in backends:
+            dealer = self._socket(zmq.DEALER)
+            dealer.setsockopt(zmq.IDENTITY, self.ident)
             if keys is not None:
-                keys.connect(self.dealer)
-            self.dealer.connect(backend)
+                keys.connect(dealer)
+            dealer.connect(address)
+            self.dealers.append(dealer)
+        self.dealer: zmq.Socket | None = self.dealers[0] if self.dealers else None
         if bind is not None:
             self.direct = self._socket(zmq.ROUTER)
             self.direct.bind(bind)
@@ -93,7 +105,7 @@ class Target:
         self._schedule = sorted(schedule, key=lambda f: f.at_s)
         self.recoveries: list[float] = []  # when faults in force end (monotonic seconds)
         self._stop = False
-        self._balancer_seen = 0.0
+        self._balancer_seen = [0.0] * len(self.dealers)  # each balancer's last heartbeat
 
     def _socket(self, kind: int) -> zmq.Socket:
         sock = self.context.socket(kind)
@@ -105,14 +117,15 @@ class Target:
 
     # ------------------------------------------------------------------ sending
 
-    def _to_balancer(self, frames: list[bytes]) -> None:
-        if self.dealer is None:
-            return
-        # Nobody to talk to yet drops the message: the balancer re-asks with WHO.
-        with contextlib.suppress(zmq.Again):
-            send_frames(self.dealer, frames, True)
+    def _to_balancer(self, frames: list[bytes], which: int | None = None) -> None:
+        """Send to balancer ``which`` (its index), or to every one."""
+        dealers = self.dealers if which is None else [self.dealers[which]]
+        for dealer in dealers:
+            # Nobody to talk to yet drops the message: the balancer re-asks with WHO.
+            with contextlib.suppress(zmq.Again):
+                send_frames(dealer, frames, True)
 
-    def announce(self) -> None:
+    def announce(self, which: int | None = None) -> None:
         meta = {
             "id": self.spec.id,
             "weight": self.spec.weight,
@@ -121,14 +134,14 @@ class Target:
             "latency": self.spec.latency.describe(),
             "pid": os.getpid(),
         }
-        self._to_balancer([p.READY, p.encode_json(meta)])
+        self._to_balancer([p.READY, p.encode_json(meta)], which)
 
     # ------------------------------------------------------------------ service
 
     def _accept(self, origin: int, route: Any, attempt: bytes, payload: bytes, now: float) -> None:
-        # Requests from the balancer are known by attempt id (it may cancel
-        # them); direct ones by a number of our own.
-        key = attempt if origin == _BALANCER else next(self._direct_ids)
+        # Requests from a balancer are known by that balancer and attempt id (it may
+        # cancel them; two balancers' ids may meet); direct ones by a number of our own.
+        key = (route, attempt) if origin == _BALANCER else next(self._direct_ids)
         if not self.model.offer(key, (origin, route, attempt, payload), now):
             self.dropped += 1
 
@@ -141,7 +154,7 @@ class Target:
         status = p.STATUS_OK if ok else p.STATUS_ERROR
         self.served += 1
         if origin == _BALANCER:
-            self._to_balancer([p.reply_header(attempt, status), payload])
+            self._to_balancer([p.reply_header(attempt, status), payload], route)
         elif self.direct is not None:
             send_frames(self.direct, p.reply_frames(route, status, self.ident, payload))
 
@@ -158,22 +171,23 @@ class Target:
         if "duration_s" in command:
             self.recoveries.append(now + command["duration_s"])
 
-    def _on_balancer(self, frames: list[bytes], now: float) -> None:
+    def _on_balancer(self, frames: list[bytes], now: float, which: int = 0) -> None:
+        """A message from balancer ``which`` (the index of its DEALER)."""
         command = frames[0]
         attempt = p.request_attempt(command)
         if attempt is not None and len(frames) == 3:
-            self._accept(_BALANCER, None, attempt, frames[2], now)
+            self._accept(_BALANCER, which, attempt, frames[2], now)
         elif command == p.CANCEL and len(frames) == 2:
-            self.model.cancel(frames[1])
+            self.model.cancel((which, frames[1]))
         elif command == p.PROBE and len(frames) == 2:
             answer = self.model.probe(now)
             if answer is not None:  # (none while partitioned)
                 rif, latency = p.pack_probe_reply(*answer)
-                self._to_balancer([p.PROBED, frames[1], rif, latency])
+                self._to_balancer([p.PROBED, frames[1], rif, latency], which)
         elif command == p.HB:
-            self._balancer_seen = now
+            self._balancer_seen[which] = now
         elif command == p.WHO:
-            self.announce()
+            self.announce(which)
         elif command == p.FAULT and len(frames) == 2:
             try:
                 self.apply_fault(p.decode_json(frames[1], "FAULT"), now)
@@ -201,7 +215,9 @@ class Target:
         waiter = SocketWaiter(self.sockets)
         start = time.monotonic()
         self.announce()
-        self._balancer_seen = start
+        seen = self._balancer_seen
+        seen[:] = [start] * len(seen)
+        balancer_of = {dealer: index for index, dealer in enumerate(self.dealers)}
         next_heartbeat = start + self.heartbeat_s
         schedule = deque(self._schedule)
         recoveries = self.recoveries
@@ -214,13 +230,16 @@ class Target:
             # To the microsecond (precise_wait): a job's reply leaves when its
             # service time is up, not at the next millisecond or nap.
             for sock in waiter.wait(min(due - now, 0.1)):
-                handler = self._on_balancer if sock is self.dealer else self._on_direct
+                which = balancer_of.get(sock)
                 for _ in range(1000):
                     try:
                         frames = recv_frames(sock)
                     except zmq.Again:
                         break
-                    handler(frames, time.monotonic())
+                    if which is None:
+                        self._on_direct(frames, time.monotonic())
+                    else:
+                        self._on_balancer(frames, time.monotonic(), which)
             now = time.monotonic()
             while timers and timers[0][0] <= now:
                 done_at, _, job = heapq.heappop(timers)
@@ -228,9 +247,10 @@ class Target:
             if now >= next_heartbeat:
                 if self.model.heartbeats(now):
                     self._to_balancer([p.HB])
-                if now - self._balancer_seen > 20 * self.heartbeat_s:
-                    self.announce()  # the balancer may have restarted
-                    self._balancer_seen = now
+                for which, heard in enumerate(seen):
+                    if now - heard > 20 * self.heartbeat_s:
+                        self.announce(which)  # that balancer may have restarted
+                        seen[which] = now
                 next_heartbeat = max(next_heartbeat + self.heartbeat_s, now)
             while schedule and now - start >= schedule[0].at_s:
                 fault = schedule.popleft()
@@ -248,7 +268,7 @@ class Target:
 
 def serve(
     spec: TargetSpec,
-    backend: str | None,
+    backend: str | Sequence[str] | None,
     *,
     bind: str | None = None,
     seed: int = 0,

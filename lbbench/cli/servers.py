@@ -82,7 +82,10 @@ def add_parsers(commands: Any) -> None:
     tgt = commands.add_parser("target", help="run one mock target")
     tgt.add_argument("--id", default="t0", help="target id (its routing id)")
     tgt.add_argument(
-        "--backend", default=DEFAULT_BACKEND, help="balancer backend address, or 'none'"
+        "--backend",
+        default=DEFAULT_BACKEND,
+        help="balancer backend address, several joined by commas (balancers sharing the "
+        "fleet: it answers each on its own connection), or 'none'",
     )
     tgt.add_argument("--bind", help="also serve clients directly on this address")
     tgt.add_argument(
@@ -182,6 +185,9 @@ def target(args: argparse.Namespace) -> int:
             announce_to=sys.stdout if args.announce else None,
         )
     backend = None if args.backend == "none" else args.backend
+    backends = None if backend is None else [a.strip() for a in backend.split(",")]
+    if backends is not None and (not all(backends) or len(set(backends)) < len(backends)):
+        raise ConfigError("--backend", f"addresses joined by commas, each once: {backend!r}")
     if backend is None and not args.bind:
         raise ConfigError("--backend", "none needs --bind, or the target serves nobody")
     if not args.announce:
@@ -195,7 +201,7 @@ def target(args: argparse.Namespace) -> int:
         )
     return serve(
         spec,
-        backend,
+        backends,
         bind=args.bind,
         seed=args.seed,
         schedule=schedule,
