@@ -251,20 +251,15 @@ def supermarket_time(choices: int, load: float) -> float:
 def supermarket(choices: int, load: float, requests: int, seed: int = 1, servers: int = 1_000):
     """p2c with ``choices`` draws over ``servers`` M/M/1 queues against T_d(load)."""
     service_ms = 1.0
-    profile = synthetic_fleet(
-        servers, capacity=1, latency=Latency("exponential", (("mean_ms", service_ms),))
+    simulation = _servers_run(
+        f"supermarket d={choices} load={load:g}",
+        "p2c",
+        [("choice_count", choices)],
+        load,
+        requests,
+        seed,
+        servers=servers,
     )
-    rate = load * servers / (service_ms / 1e3)
-    scenario = Scenario(
-        name=f"supermarket d={choices} load={load:g}",
-        profile=profile,
-        strategy="p2c",
-        strategy_options=(("choice_count", choices),),
-        load=LoadSpec(rate=rate, duration_s=requests / rate, drain_s=600.0),
-        seed=seed,
-        deadline_s=3600.0,  # theory has no deadline
-    )
-    simulation = _latencies_of(scenario, seed)
     return _interval(
         f"supermarket d={choices} load={load:g}, {servers} servers: mean latency T_d",
         supermarket_time(choices, load) * service_ms,
@@ -274,27 +269,49 @@ def supermarket(choices: int, load: float, requests: int, seed: int = 1, servers
     )
 
 
-def _stale_run(
-    strategy: str, options: list, period: float, load: float, requests: int, seed: int
+def _servers_run(
+    name: str,
+    strategy: str,
+    options: list,
+    load: float,
+    requests: int,
+    seed: int,
+    settings: tuple = (),
+    servers: int = 1_000,
 ) -> Simulation:
-    """1 000 M/M/1 queues (1 ms service) balanced on posted loads (view "reports") updated
-    every ``period`` service times."""
-    servers, service_ms = 1_000, 1.0
+    """``servers`` M/M/1 queues (1 ms exponential service) at ``load`` per server, with no
+    deadline (theory has none): the fleet of the supermarket and stale-information checks."""
     profile = synthetic_fleet(
-        servers, capacity=1, latency=Latency("exponential", (("mean_ms", service_ms),))
+        servers, capacity=1, latency=Latency("exponential", (("mean_ms", 1.0),))
     )
-    rate = load * servers / (service_ms / 1e3)
+    rate = load * servers / 1e-3
     scenario = Scenario(
-        name=f"{strategy} on loads posted every {period:g} service times",
+        name=name,
         profile=profile,
         strategy=strategy,
         strategy_options=tuple(options),
         load=LoadSpec(rate=rate, duration_s=requests / rate, drain_s=600.0),
         seed=seed,
         deadline_s=3600.0,
-        settings=(("view", "reports"), ("view_period_s", period * service_ms / 1e3)),
+        settings=settings,
     )
     return _latencies_of(scenario, seed)
+
+
+def _stale_run(
+    strategy: str, options: list, period: float, load: float, requests: int, seed: int
+) -> Simulation:
+    """1 000 M/M/1 queues balanced on posted loads (view "reports") updated every
+    ``period`` service times."""
+    return _servers_run(
+        f"{strategy} on loads posted every {period:g} service times",
+        strategy,
+        options,
+        load,
+        requests,
+        seed,
+        settings=(("view", "reports"), ("view_period_s", period * 1e-3)),
+    )
 
 
 def stale_choices(choices: int, load: float, period: float, requests: int, seed: int = 1):

@@ -20,6 +20,19 @@ from lbbench.sim import Simulation
 REQUESTS = 20_000
 
 
+def measure(benchmark, scenario: Scenario) -> Simulation:
+    """Three rounds of simulating ``scenario`` (seed 1), each on a fresh Simulation."""
+
+    def setup():
+        return (Simulation(scenario, 1),), {}
+
+    def simulate(simulation: Simulation) -> Simulation:
+        simulation.run()
+        return simulation
+
+    return benchmark.pedantic(simulate, setup=setup, rounds=3, iterations=1)
+
+
 @pytest.mark.parametrize("backends", [10, 1_000, 10_000])
 @pytest.mark.parametrize("strategy", ["round_robin", "p2c", "peak_ewma"])
 def test_sim_event_rate(benchmark, strategy, backends):
@@ -32,14 +45,7 @@ def test_sim_event_rate(benchmark, strategy, backends):
         load=LoadSpec(rate=rate, duration_s=REQUESTS / rate),
     )
 
-    def setup():
-        return (Simulation(scenario, 1),), {}
-
-    def simulate(simulation: Simulation) -> Simulation:
-        simulation.run()
-        return simulation
-
-    simulation = benchmark.pedantic(simulate, setup=setup, rounds=3, iterations=1)
+    simulation = measure(benchmark, scenario)
     benchmark.extra_info["events"] = simulation.events
     benchmark.extra_info["requests"] = simulation.recorder.sent
     assert simulation.recorder.sent > 0.95 * REQUESTS
@@ -63,13 +69,6 @@ def test_sim_event_rate_with_many_balancers(benchmark, balancers, failover):
         balancers=balancers,
     )
 
-    def setup():
-        return (Simulation(scenario, 1),), {}
-
-    def simulate(simulation: Simulation) -> Simulation:
-        simulation.run()
-        return simulation
-
-    simulation = benchmark.pedantic(simulate, setup=setup, rounds=3, iterations=1)
+    simulation = measure(benchmark, scenario)
     benchmark.extra_info["events"] = simulation.events
     assert simulation.recorder.sent > 0.95 * REQUESTS
