@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import itertools
+import json
 import os
 import signal
 import sys
@@ -90,7 +91,7 @@ class Target:
             self.bound_address = self.direct.getsockopt_string(zmq.LAST_ENDPOINT)
         self._timers: list[tuple[float, int, Job]] = []
         self._seq = itertools.count()
-        # a job's work: (origin, route, attempt id, payload); its payload may carry
+        # a job's work: (origin, route, attempt id, payload, when taken); its payload may carry
         # its work quantile (the generator's, as the simulator draws them)
         self.model = TargetModel(
             spec,
@@ -102,6 +103,8 @@ class Target:
         self._direct_ids = itertools.count()
         self.served = 0
         self.dropped = 0
+        self.residence_s = 0.0  # summed over the balancers' requests answered (tally)
+        self.residence_n = 0
         self._schedule = sorted(schedule, key=lambda f: f.at_s)
         self.recoveries: list[float] = []  # when faults in force end (monotonic seconds)
         self._stop = False
@@ -142,7 +145,7 @@ class Target:
         # Requests from a balancer are known by that balancer and attempt id (it may
         # cancel them; two balancers' ids may meet); direct ones by a number of our own.
         key = (route, attempt) if origin == _BALANCER else next(self._direct_ids)
-        if not self.model.offer(key, (origin, route, attempt, payload), now):
+        if not self.model.offer(key, (origin, route, attempt, payload, now), now):
             self.dropped += 1
 
     def _finish(self, job: Job, now: float) -> None:
@@ -150,10 +153,15 @@ class Target:
         if ok is None:
             self.dropped += 1
             return
-        origin, route, attempt, payload = job[1]
+        origin, route, attempt, payload, accepted = job[1]
         status = p.STATUS_OK if ok else p.STATUS_ERROR
         self.served += 1
         if origin == _BALANCER:
+            # From taking it to its scheduled end (``now``: the queue chains on those):
+            # what the request spent here by the model; the rest of its latency, the
+            # sockets, the processes' wake-ups and a timer's lateness, is the rig's.
+            self.residence_s += now - accepted
+            self.residence_n += 1
             self._to_balancer([p.reply_header(attempt, status), payload], route)
         elif self.direct is not None:
             send_frames(self.direct, p.reply_frames(route, status, self.ident, payload))
@@ -193,6 +201,16 @@ class Target:
                 self.apply_fault(p.decode_json(frames[1], "FAULT"), now)
             except (p.ProtocolError, ValueError) as error:
                 print(f"target {self.spec.id}: ignored bad fault: {error}", file=sys.stderr)
+
+    def tally(self) -> dict[str, Any]:
+        """What this process answered for the balancers, and the time those requests spent
+        in it (``lbbench target --tally``: the live rig's own latency in a trial is the
+        clients' latency less this)."""
+        return {
+            "id": self.spec.id,
+            "answered": self.residence_n,
+            "residence_s": self.residence_s,
+        }
 
     def _on_direct(self, frames: list[bytes], now: float) -> None:
         assert self.direct is not None
@@ -276,8 +294,11 @@ def serve(
     announce_to: Any = None,
     keys: PeerKeys | None = None,
     insecure: bool = False,
+    tally: str | None = None,
 ) -> int:
-    """Run one target in this process until SIGTERM or SIGINT."""
+    """Run one target in this process until SIGTERM or SIGINT; ``tally``: a file to which
+    it then appends what it answered (``Target.tally``, a JSON line). A crash writes
+    nothing: the rig sees a tally short of the requests answered."""
     precise_timers()
     target = Target(
         spec, backend, bind=bind, seed=seed, schedule=schedule, keys=keys, insecure=insecure
@@ -292,4 +313,8 @@ def serve(
             + "\n"
         )
         announce_to.flush()
-    return target.run()
+    code = target.run()
+    if tally is not None:
+        with open(tally, "a", encoding="utf-8") as out:
+            out.write(json.dumps(target.tally()) + "\n")
+    return code

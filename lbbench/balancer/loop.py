@@ -54,6 +54,7 @@ from lbbench.core.settings import resolved
 from lbbench.errors import ConfigError, LbbenchError
 from lbbench.gc_pacing import pace_for_good
 from lbbench.precise_wait import SocketWaiter, precise_timers
+from lbbench.scenario.balancers import listing
 from lbbench.security import ServerKeys, check_exposure
 from lbbench.vocabulary import MALFORMED, OVERLOADED, UNAVAILABLE
 from lbbench.zmq_io import recv_frames, recv_frames_and_fd, send_frames
@@ -111,6 +112,7 @@ class Balancer:
         backend: str = DEFAULT_BACKEND,
         control: str | None = DEFAULT_CONTROL,
         seed: int = 0,
+        index: int = 0,
         heartbeat_s: float = 0.5,
         weights: Mapping[str, Backend] | None = None,
         context: zmq.Context | None = None,
@@ -120,11 +122,16 @@ class Balancer:
         insecure: bool = False,
     ) -> None:
         """``security``: CurveZMQ keys for all three sockets (only authorized peers get in);
-        without them, a socket bound beyond loopback is refused unless ``insecure``."""
+        without them, a socket bound beyond loopback is refused unless ``insecure``.
+        ``index``: this balancer's place among several sharing the fleet (``balancers =
+        N``): its random choices are that router's stream, as in the simulator."""
         self.router = Router(
             check_live(config),
-            rng=random.Random(streams.router(seed)),
+            rng=random.Random(streams.balancer_router(seed, index)),
             attempt_ids=unguessable_ids(),
+            # the fleet's order as the simulated router ``index`` lists it, whatever
+            # order its targets join in
+            listing=listing(list(weights or {}), seed, index),
         )
         self.silence = Silence(forget_after_s)
         self.limits = limits = limits or Limits()

@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     scenario = _scenario(args)
     from lbbench.rigs.live import check_live_limits
 
-    check_live_limits(scenario)
+    check_live_limits(scenario, runs_one="lbbench locust")
     if scenario.balancer == "grpc":
         raise ConfigError(
             "--strategy",

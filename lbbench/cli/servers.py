@@ -61,6 +61,12 @@ def add_parsers(commands: Any) -> None:
         help="allow binding beyond loopback without keys (anyone who reaches it can use it)",
     )
     bal.add_argument("--seed", type=int, default=0)
+    bal.add_argument(
+        "--index",
+        type=int,
+        default=0,
+        help="this balancer's place among several sharing one fleet (its random stream; default 0)",
+    )
     bal.add_argument("--announce", action="store_true", help=argparse.SUPPRESS)
     bal.set_defaults(func=balancer)
 
@@ -114,6 +120,12 @@ def add_parsers(commands: Any) -> None:
         "--insecure", action="store_true", help="allow --bind beyond loopback (it has no keys)"
     )
     tgt.add_argument("--seed", type=int, default=0)
+    tgt.add_argument(
+        "--tally",
+        metavar="FILE",
+        help="on exit, append what it answered for the balancers and the time those "
+        "requests spent in it (a JSON line: the rig's own latency is the rest)",
+    )
     tgt.add_argument("--announce", action="store_true", help=argparse.SUPPRESS)
     tgt.set_defaults(func=target)
 
@@ -124,6 +136,8 @@ def balancer(args: argparse.Namespace) -> int:
     from lbbench.scenario.profiles import load_profile
 
     config = router_config(args)
+    if args.index < 0:
+        raise ConfigError("--index", f"must be >= 0, got {args.index}")
     given = {
         "max_message_size": args.max_message_size,
         "max_wait_s": args.max_wait,
@@ -147,6 +161,7 @@ def balancer(args: argparse.Namespace) -> int:
         backend=args.backend,
         control=args.control or None,
         seed=args.seed,
+        index=args.index,
         weights=known,
         forget_after_s=args.forget_after,
         limits=limits,
@@ -208,6 +223,7 @@ def target(args: argparse.Namespace) -> int:
         announce_to=sys.stdout if args.announce else None,
         keys=peer_keys(args),
         insecure=args.insecure,
+        tally=args.tally,
     )
 
 

@@ -208,8 +208,12 @@ def _validate(args: argparse.Namespace, settings: SimOptions) -> int:
         hops = [measured_hop(entry) for entry in live]
         calibrated = args.hop_us is None and all(hop is not None for hop in hops)
         if calibrated:
-            listed = ", ".join(f"{(hop or 0) * 1e6:.0f}" for hop in hops)
-            how = f"hop per scenario from its rig calibration: {listed} us"
+            listed = ", ".join(
+                f"{hop[0] * 1e6:.0f} ({'its trials' if hop[1] == 'trials' else 'calibration'})"
+                for hop in hops
+                if hop is not None
+            )
+            how = f"hop per scenario, the rig's own latency measured: {listed} us"
         elif args.hop_us is None:
             settings = dataclasses.replace(settings, hop_s=fit_hop(live, args.against, settings))
             how = f"hop {settings.hop_s * 1e6:.0f} us, fitted to the live p50s (no rig calibration)"

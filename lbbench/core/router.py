@@ -28,7 +28,7 @@ from __future__ import annotations
 import itertools
 import random
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from lbbench.core.actions import Action, Arm, Cancel, HealthEvent, Probe, Reply, Send, Timer
@@ -75,10 +75,17 @@ class Router:
         rng: random.Random,
         event_log: int = 10_000,
         attempt_ids: Iterator[int] | None = None,
+        listing: Sequence[str] = (),
     ) -> None:
         """``attempt_ids`` gives the ids of attempts (default 0, 1, 2, ...); the live
-        balancer draws them at random, so that no peer can guess another's."""
+        balancer draws them at random, so that no peer can guess another's.
+        ``listing``: the order in which this router lists the backends whatever order
+        they join in (ids it does not name follow, in the order they joined). Order
+        matters to order-bound rules (round robin's turn, least connections' ties):
+        several balancers sharing a fleet each list it in an order of their own, and
+        the live balancer lists it as the simulated one does."""
         self.rng = rng
+        self._rank = {backend_id: place for place, backend_id in enumerate(listing)}
         self.backends: dict[str, BackendState] = {}
         self.hooks = Composition()
         self._deadlines = _Deadlines(self)
@@ -480,7 +487,12 @@ class Router:
         self._dirty = False
         if self._membership_changed:
             self._membership_changed = False
-            self._joined = tuple(b for b in self.backends.values() if b.joined)
+            rank = self._rank
+            joined_now = [b for b in self.backends.values() if b.joined]
+            if rank:
+                last = len(rank)
+                joined_now.sort(key=lambda b: rank.get(b.backend.id, last))
+            self._joined = tuple(joined_now)
         hooks = self.hooks
         joined = self._joined
         pools = build_pools(

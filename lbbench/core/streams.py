@@ -32,20 +32,17 @@ def target_errors(seed: int, target_id: str) -> str:
     return f"{seed}:{target_id}:errors"
 
 
-def router(seed: int) -> int:
-    """The router's own choices (random picks, jitter)."""
-    return seed
-
-
-def balancer_router(seed: int, index: int) -> int | str:
-    """The choices of router ``index`` of several sharing a fleet (``balancers = N``);
-    the first one's are the one router's, so one balancer is today's run."""
+def balancer_router(seed: int, index: int = 0) -> int | str:
+    """The router's own choices (random picks, jitter): of router ``index`` of several
+    sharing a fleet (``balancers = N``); the first one's are the one router's, so one
+    balancer is the run it always was."""
     return seed if index == 0 else f"{seed}:router:{index}"
 
 
-def balancer_split(seed: int) -> str:
-    """Which of several balancers each request goes to (``balancers.split``)."""
-    return f"{seed}:split"
+def balancer_split(seed: int, process: int = 0) -> str:
+    """Which of several balancers each request of the generator's process ``process`` goes
+    to (``balancers_split``); the simulator's are process 0's."""
+    return f"{seed}:split" if process == 0 else f"{seed}:split:{process}"
 
 
 def balancer_order(seed: int, index: int) -> str:

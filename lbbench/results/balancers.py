@@ -25,7 +25,7 @@ def balancer_figures(
     """The ``balancers`` part of a trial: one row per balancer, and their agreement.
 
     ``snapshots`` are the routers' snapshots (``Router.snapshot``), ``events``
-    their health events (``HealthEvent``), in the balancers' order.
+    their health events (``HealthEvent._asdict()``), in the balancers' order.
     """
     fleet: dict[str, int] = {}
     for snapshot in snapshots:
@@ -44,7 +44,7 @@ def balancer_figures(
             distances.append(distance)
         else:
             distance = None
-        ejected = sorted({e.backend for e in log if e.kind == Health.EJECT})
+        ejected = sorted({e["backend"] for e in log if e["kind"] == Health.EJECT})
         for backend in ejected:
             ejected_by[backend] = ejected_by.get(backend, 0) + 1
         rows.append(

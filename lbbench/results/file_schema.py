@@ -284,6 +284,8 @@ TRIAL = obj(
         "failover": TRIAL_FAILOVER,
         "histograms": HISTOGRAMS,
         "events": list_of(obj({})),
+        # the live rig's own mean latency in this trial (lbbench.rigs.calibration)
+        "rig_overhead": obj({}, {"mean_ms": number(low=None, null=True), "why": text(null=True)}),
     },
 )
 SCENARIO = obj(

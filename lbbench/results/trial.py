@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from lbbench.results.balancers import balancers_over_trials
+from lbbench.results.balancers import balancer_figures, balancers_over_trials
 from lbbench.results.measures import failover_timing, fairness
 from lbbench.results.metrics import samples as metric_samples
 from lbbench.results.recorder import Recorder, decode, encode, new_histogram, summarize
@@ -77,6 +77,31 @@ class RouterView:
             strategy_status=views[0].strategy_status if views else {},
             rif_counts=_summed([v.rif_counts for v in views]),
         )
+
+
+def shared_fleet(
+    scenario: Scenario,
+    snapshots: Sequence[Mapping[str, Any]],
+    events: Sequence[Sequence[Mapping[str, Any]]],
+) -> tuple[RouterView, list[dict[str, Any]], dict[str, Any]]:
+    """What several balancers sharing a fleet reported, as one trial sees it: the fleet's
+    view (every count summed), their health events in time order, each tagged with its
+    balancer (joins left out: every balancer sees every target join), and the trial's
+    ``balancers`` part (``balancer_figures``). ``snapshots`` and ``events`` are the
+    balancers' own, in their order (the simulator's routers, the live balancers' stats).
+
+    The summed requests-in-flight counts are left out: each balancer counted only its
+    own requests at a backend, and their sum is not the backend's queue. The caller
+    puts in the fleet's own count where it has one (the simulator does).
+    """
+    view = RouterView.merged([RouterView.from_snapshot(s) for s in snapshots])
+    view.rif_counts = {}
+    tagged = sorted(
+        ({**e, "balancer": index} for index, log in enumerate(events) for e in log
+         if e["kind"] != Health.JOIN),
+        key=lambda e: e["at"],
+    )  # fmt: skip
+    return view, tagged, balancer_figures(scenario, snapshots, events)
 
 
 def _summed(tables: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

@@ -25,9 +25,9 @@ import zmq
 from lbbench.balancer.limits import DEFAULT_MAX_HELD_BYTES, DEFAULT_MAX_MESSAGE_SIZE
 from lbbench.core.faults import Fault
 from lbbench.errors import ConfigError
-from lbbench.results.trial import RouterView, trial_result
+from lbbench.results.trial import RouterView, shared_fleet, trial_result
 from lbbench.rigs.base import Progress, drive
-from lbbench.rigs.calibration import calibration_scenario, rig_latency
+from lbbench.rigs.calibration import calibration_scenario, in_trial_overhead, rig_latency
 from lbbench.rigs.loadgen import LoadRun
 from lbbench.rigs.machine import MachineWatch
 from lbbench.rigs.process import (
@@ -54,7 +54,12 @@ def message_size_args(payload_bytes: int) -> list[str]:
 
 
 class LiveProcesses:
-    """A balancer and the profile's targets, as real processes on loopback."""
+    """The scenario's balancers and the profile's targets, as real processes on loopback.
+
+    ``balancers = N``: N balancer processes share the targets (client-side balancing:
+    each its own state, its own random stream), every target joins all of them, and
+    each request goes to one of them (``LoadRun``'s split). The first is ``balancer``.
+    """
 
     def __init__(
         self,
@@ -79,7 +84,7 @@ class LiveProcesses:
         self.curve = curve
         self._client_keys = PeerKeys.from_folder(curve, "client") if curve else None
         self._context = zmq.Context()
-        self._control: zmq.Socket | None = None
+        self._controls: dict[int, zmq.Socket] = {}
         self.profile_path = profile_file(scenario.profile, self.log_dir)
         args = [
             "balancer",
@@ -97,12 +102,21 @@ class LiveProcesses:
         if curve:
             args += ["--curve-secret", str(Path(curve) / f"{SERVER}.key_secret")]
         args += list(balancer_args)
-        self.balancer = ChildProcess(
-            "balancer", args, self.log_dir, announce=True, module=balancer_module
-        )
+        #: the balancers, in their order (index i draws router stream i, as simulated)
+        self.balancers: list[ChildProcess] = []
+        self.all_endpoints: list[dict[str, str]] = []
         try:
-            line = self.balancer.read_line(READY_TIMEOUT_S)
-            self.endpoints = json.loads(line)["balancer"]
+            for index in range(scenario.balancers):  # all start at once, then announce
+                name = "balancer" if index == 0 else f"balancer-{index}"
+                self.balancers.append(
+                    ChildProcess(
+                        name, [*args, "--index", str(index)], self.log_dir, announce=True,
+                        module=balancer_module,
+                    )
+                )  # fmt: skip
+            for process in self.balancers:
+                line = process.read_line(READY_TIMEOUT_S)
+                self.all_endpoints.append(json.loads(line)["balancer"])
             for spec in scenario.profile.targets:
                 self._start_target(spec.id)
         except BaseException:
@@ -110,17 +124,59 @@ class LiveProcesses:
             raise
 
     @property
+    def balancer(self) -> ChildProcess:
+        """The first balancer (the only one, unless the scenario shares the fleet)."""
+        return self.balancers[0]
+
+    @property
+    def endpoints(self) -> dict[str, str]:
+        return self.all_endpoints[0]
+
+    @property
     def frontend(self) -> str:
         return self.endpoints["frontend"]
 
+    @property
+    def frontends(self) -> list[str]:
+        return [e["frontend"] for e in self.all_endpoints]
+
     def _start_target(self, target_id: str) -> None:
-        args = ["target", "--id", target_id, "--backend", self.endpoints["backend"]]
+        backends = ",".join(e["backend"] for e in self.all_endpoints)
+        args = ["target", "--id", target_id, "--backend", backends]
         args += ["--seed", str(self.seed), "--targets", self.profile_path]
+        args += ["--tally", str(self._tally_file(target_id))]
         if self.curve:
             folder = Path(self.curve)
             args += ["--curve-secret", str(folder / "target.key_secret")]
             args += ["--curve-server", str(folder / f"{SERVER}.key")]
         self.targets[target_id] = ChildProcess(f"target-{target_id}", args, self.log_dir)
+
+    def _tally_file(self, target_id: str) -> Path:
+        return self.log_dir / f"target-{target_id}.tally"
+
+    def stop_targets(self) -> tuple[int, float] | None:
+        """Stop the targets (planned) and sum what they tallied: the requests they answered
+        for the balancers and the seconds those spent in them; None if one could not say
+        (it did not stop cleanly, or wrote nothing)."""
+        answered, residence = 0, 0.0
+        complete = True
+        for target_id, process in self.targets.items():
+            self.planned_exits.add(target_id)
+            process.stop()
+            complete = complete and process.popen.returncode == 0
+            try:
+                lines = self._tally_file(target_id).read_text().splitlines()
+            except OSError:
+                lines = []
+            complete = complete and bool(lines)
+            for line in lines:  # one per process: a target restarted after a crash has two
+                try:
+                    tally = json.loads(line)
+                    answered += int(tally["answered"])
+                    residence += float(tally["residence_s"])
+                except (ValueError, KeyError, TypeError):
+                    complete = False
+        return (answered, residence) if complete else None
 
     def start_gateway(self) -> str:
         """Start ``lbbench gateway`` into this rig's balancer; its gRPC address."""
@@ -133,38 +189,53 @@ class LiveProcesses:
         self.targets[target_id].stop()
         self._start_target(target_id)
 
-    def control(self, request: dict[str, Any], timeout_s: float = 5.0) -> dict[str, Any]:
-        if self._control is None:
+    def control(
+        self, request: dict[str, Any], timeout_s: float = 5.0, index: int = 0
+    ) -> dict[str, Any]:
+        """Ask balancer ``index`` (the first by default) over its control socket."""
+        sock = self._controls.get(index)
+        if sock is None:
             sock = self._context.socket(zmq.REQ)
             sock.setsockopt(zmq.LINGER, 0)
             if self._client_keys is not None:
                 self._client_keys.connect(sock)
-            sock.connect(self.endpoints["control"])
-            self._control = sock
-        sock = self._control
+            sock.connect(self.all_endpoints[index]["control"])
+            self._controls[index] = sock
         sock.send_json(request)
         if not sock.poll(int(timeout_s * 1e3)):
             sock.close(0)  # a REQ socket that missed its reply is stuck: start over
-            self._control = None
-            raise RigError("balancer", f"no answer to {request.get('cmd')!r} within {timeout_s} s")
-        return sock.recv_json()
+            del self._controls[index]
+            name = self.balancers[index].name
+            raise RigError(name, f"no answer to {request.get('cmd')!r} within {timeout_s} s")
+        answer: dict[str, Any] = sock.recv_json()  # type: ignore[assignment]
+        return answer
+
+    def control_all(self, request: dict[str, Any], timeout_s: float = 5.0) -> list[dict[str, Any]]:
+        """The same request to every balancer; their answers in their order."""
+        return [self.control(request, timeout_s, i) for i in range(len(self.balancers))]
 
     def wait_ready(self, timeout_s: float = READY_TIMEOUT_S) -> None:
-        """Poll the balancer until every target has joined and is healthy."""
+        """Poll the balancers until every target has joined each of them and is healthy."""
         wanted = {spec.id for spec in self.scenario.profile.targets}
         deadline = time.monotonic() + timeout_s
-        while True:
-            stats = self.control({"cmd": "stats"})
-            joined = {b["id"] for b in stats["backends"] if b["health"] == "healthy"}
-            if wanted <= joined:
-                return
-            for name, process in [("balancer", self.balancer), *self.targets.items()]:
-                if process.popen.poll() is not None:
-                    raise RigError(name, f"exited while starting: {process.last_words()}")
-            if time.monotonic() > deadline:
-                missing = ", ".join(sorted(wanted - joined))
-                raise RigError("rig", f"targets not ready after {timeout_s:g} s: {missing}")
-            time.sleep(0.02)
+        for index, balancer in enumerate(self.balancers):
+            while True:
+                stats = self.control({"cmd": "stats"}, index=index)
+                joined = {b["id"] for b in stats["backends"] if b["health"] == "healthy"}
+                if wanted <= joined:
+                    break
+                for process in [*self.balancers, *self.targets.values()]:
+                    if process.popen.poll() is not None:
+                        raise RigError(
+                            process.name, f"exited while starting: {process.last_words()}"
+                        )
+                if time.monotonic() > deadline:
+                    missing = ", ".join(sorted(wanted - joined))
+                    raise RigError(
+                        "rig", f"targets not ready after {timeout_s:g} s at {balancer.name}: "
+                        f"{missing}",
+                    )  # fmt: skip
+                time.sleep(0.02)
 
     def inject(self, fault: Fault) -> None:
         if fault.kind == "crash":
@@ -185,13 +256,15 @@ class LiveProcesses:
             self.control({"cmd": "fault", "target": fault.target, **fault.end_command()})
 
     def check_processes(self, elapsed: float) -> None:
-        if self.balancer.popen.poll() is not None and "balancer" not in self.planned_exits:
-            self.planned_exits.add("balancer")
-            code = self.balancer.popen.returncode
+        for balancer in self.balancers:
+            if balancer.popen.poll() is None or balancer.name in self.planned_exits:
+                continue
+            self.planned_exits.add(balancer.name)
+            code = balancer.popen.returncode
             how = f"signal {-code}" if code < 0 else f"exit status {code}"
-            self.failure = (
-                f"the balancer exited unplanned ({how}) at {elapsed:.2f} s: "
-                f"{self.balancer.last_words()}"
+            self.failure = self.failure or (
+                f"the {balancer.name.replace('-', ' ')} exited unplanned ({how}) at "
+                f"{elapsed:.2f} s: {balancer.last_words()}"
             )
         note_unplanned_exits(self.targets, self.planned_exits, self.problems, elapsed)
 
@@ -200,9 +273,10 @@ class LiveProcesses:
             self.gateway.stop()
         for process in self.targets.values():
             process.stop()
-        self.balancer.stop()
-        if self._control is not None:
-            self._control.close(0)
+        for balancer in self.balancers:
+            balancer.stop()
+        for sock in self._controls.values():
+            sock.close(0)
         self._context.term()
         self._logs.cleanup()
 
@@ -213,14 +287,19 @@ class LiveProcesses:
         self.close()
 
 
-def check_live_limits(scenario: Scenario) -> None:
+def check_live_limits(scenario: Scenario, runs_one: str | None = None) -> None:
     """Refuse, in one line and before anything starts, what the live rigs do not run yet
-    (the simulator does) rather than run something else under its name."""
-    if scenario.balancers > 1:
+    (the simulator does) rather than run something else under its name.
+
+    ``runs_one`` names a caller that drives one balancer only (``lbbench locust``: its
+    users and its page go through one); the live rig runs several (scenarios check
+    that only lbbench's own balancer comes in many).
+    """
+    if scenario.balancers > 1 and runs_one is not None:
         raise ConfigError(
             "balancers",
-            f"{scenario.balancers} balancers: the simulator runs many balancers "
-            "(lbbench sim); the live rig runs one",
+            f"{scenario.balancers} balancers: not with {runs_one} (lbbench run and "
+            "lbbench sim run many)",
         )
     if not is_grpc(scenario.strategy) and scenario.router_config().view == "reports":
         raise ConfigError(
@@ -277,40 +356,60 @@ class LiveRig:
         seed = scenario.seed + index
         with LiveProcesses(scenario, seed, curve=self.curve) as rig:
             rig.wait_ready()
-            generator = LoadRun(scenario.load, rig.frontend, seed, curve=self.curve)
+            generator = LoadRun(
+                scenario.load, rig.frontends, seed, curve=self.curve,
+                split=scenario.balancers_split,
+            )  # fmt: skip
             start = generator.start_at
             samples: list[tuple[float, dict[str, int]]] = []
-            last: list[dict[str, Any]] = []  # the latest stats, should the balancer die
+            last: list[dict[str, Any]] = []  # the latest stats, should a balancer die
 
             def sample() -> None:
                 with contextlib.suppress(RigError):
-                    stats = rig.control({"cmd": "stats"}, timeout_s=1.0)
-                    samples.append((stats["now"], {b["id"]: b["sent"] for b in stats["backends"]}))
-                    last[:] = [stats]
+                    every = rig.control_all({"cmd": "stats"}, timeout_s=1.0)
+                    sent: dict[str, int] = {}
+                    for stats in every:  # the fleet's attempts: every balancer's
+                        for b in stats["backends"]:
+                            sent[b["id"]] = sent.get(b["id"], 0) + b["sent"]
+                    samples.append((every[0]["now"], sent))
+                    last[:] = every
 
             watch = MachineWatch()
             report, failure = drive(scenario, rig, generator, progress, sample)
             machine, busy = watch.finish()
             problems = report.problems + rig.problems + busy
-            events: list[dict[str, Any]] = []
+            logs: list[list[dict[str, Any]]] = []
             try:
-                final = rig.control({"cmd": "stats"})
-                events = rig.control({"cmd": "events"})["events"]
+                finals = rig.control_all({"cmd": "stats"})
+                logs = [answer["events"] for answer in rig.control_all({"cmd": "events"})]
             except RigError as error:
-                # The balancer is dead or wedged: count what its last stats said.
+                # A balancer is dead or wedged: count what the last stats said.
                 failure = failure or str(error)
-                final = last[0] if last else {"backends": [], "stats": {}}
-                problems.append("the balancer's counts are from its last stats before it died")
-            # A generator that died took its counts with it; the balancer's tell how
-            # many requests it sent (less any the dead balancer never reported).
-            unaccounted = max(0, final["stats"].get("requests", 0) - report.recorder.sent)
+                finals = last or [{"backends": [], "stats": {}}]
+                logs = [[] for _ in finals]
+                problems.append("the balancers' counts are from their last stats before one died")
+            attempts = sum(b["sent"] for f in finals for b in f["backends"])
+            overhead = in_trial_overhead(report.recorder, attempts, rig.stop_targets())
+            # A generator that died took its counts with it; the balancers' tell how
+            # many requests it sent (less any a dead balancer never reported).
+            received = sum(f["stats"].get("requests", 0) for f in finals)
+            unaccounted = max(0, received - report.recorder.sent)
             if failure is not None and unaccounted:
                 problems.append(
-                    f"the balancer received {unaccounted} requests that no surviving "
+                    f"the balancers received {unaccounted} requests that no surviving "
                     "generator accounts for: their outcomes are unknown"
                 )
-        view = RouterView.from_snapshot(final)
-        return trial_result(
+        part = None
+        if len(finals) == 1:
+            view = RouterView.from_snapshot(finals[0])
+            events = logs[0] if logs else []
+        else:  # the fleet's figures over every balancer, each one's own beside them
+            view, events, part = shared_fleet(scenario, finals, logs)
+        result = trial_result(
             scenario, seed, start, report, view, events, samples, problems, failure, unaccounted,
             machine,
         )  # fmt: skip
+        result["rig_overhead"] = overhead
+        if part is not None:
+            result["balancers"] = part
+        return result

@@ -29,7 +29,7 @@ import struct
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +40,7 @@ from lbbench.precise_wait import SocketWaiter, precise_timers
 from lbbench.protocol import WORK_BYTES, payload_with_work
 from lbbench.results.recorder import Recorder
 from lbbench.rigs.process import STOP_CHECK_S, RigError, read_line
+from lbbench.scenario.balancers import split_chooser
 from lbbench.scenario.load import LoadSpec, key_sampler
 from lbbench.security import PeerKeys
 from lbbench.zmq_io import recv_frames, send_frames
@@ -77,12 +78,13 @@ class GeneratorReport:
 
 def generate(
     spec: LoadSpec,
-    frontend: str,
+    frontend: str | Sequence[str],
     start_at: float | Callable[[], float],
     seed: int,
     stop: Callable[[], bool] = lambda: False,
     curve: str | None = None,
     work_seed: str | None = None,
+    split: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     """Run one generator until its schedule is done and replies drained; a wire report.
 
@@ -97,18 +99,30 @@ def generate(
     ``work_seed``: each request's payload carries a service-time quantile
     drawn from this stream (``lbbench.protocol.work_of``), when the payload
     has room for it.
+    ``frontend``: several balancers' (many balancers sharing the fleet, as clients
+    each with their own do): one socket to each, every request sent through the one
+    ``split`` = (``balancers_split``, its stream's seed) chooses, as the simulator does.
     """
     rng = random.Random(seed)
     pick_key = key_sampler(spec, rng)
     context = zmq.Context()
-    sock = context.socket(zmq.DEALER)
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.setsockopt(zmq.SNDHWM, 1_000_000)
-    sock.setsockopt(zmq.RCVHWM, 1_000_000)
-    if curve:
-        PeerKeys.from_folder(curve, "client").connect(sock)
-    sock.connect(frontend)
-    waiter = SocketWaiter([sock])  # sends and reply stamps to the microsecond
+    keys = PeerKeys.from_folder(curve, "client") if curve else None
+    socks = []
+    for address in [frontend] if isinstance(frontend, str) else frontend:
+        sock = context.socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.SNDHWM, 1_000_000)
+        sock.setsockopt(zmq.RCVHWM, 1_000_000)
+        if keys is not None:
+            keys.connect(sock)
+        sock.connect(address)
+        socks.append(sock)
+    first = socks[0]
+    choose = None
+    if len(socks) > 1:
+        how, split_seed = split or ("even", f"{seed}:split")
+        choose = split_chooser(len(socks), how, random.Random(split_seed).random)
+    waiter = SocketWaiter(socks)  # sends and reply stamps to the microsecond
     recorder = Recorder()
     pending: dict[int, tuple[float, float]] = {}
     payload = b"x" * spec.payload_bytes
@@ -132,22 +146,24 @@ def generate(
         tag = _SEQ.pack(seq)
         body = payload if work is None else payload_with_work(work(), size)
         frames = [tag, b"", pick_key(), body] if pick_key else [tag, b"", body]
-        send_frames(sock, frames)
+        send_frames(first if choose is None else socks[choose()], frames)
         actual = monotonic()
         if actual > end_at + 0.005:
             late[0] += 1
         recorder.record_send(actual - intended)
         pending[seq] = (intended, actual)
 
-    def receive() -> int:
-        received = 0
+    def receive(ready: list[zmq.Socket]) -> None:
+        for sock in ready:
+            receive_from(sock)
+
+    def receive_from(sock: zmq.Socket) -> None:
         while True:
             try:
                 frames = recv_frames(sock)
             except zmq.Again:
-                return received
+                return
             now = monotonic()
-            received += 1
             if len(frames) != 5 or len(frames[0]) != 8 or frames[1]:
                 recorder.unknown_replies += 1
                 continue
@@ -183,8 +199,7 @@ def generate(
                 wait = drain_until - now
             else:
                 wait = next_at - now
-            if waiter.wait(min(wait, STOP_CHECK_S)):
-                receive()
+            receive(waiter.wait(min(wait, STOP_CHECK_S)))
     else:
         # wrk2-style closed loop: each client plans its sends at rate/clients,
         # but cannot send before its previous answer is back. A stall delays
@@ -212,13 +227,15 @@ def generate(
                 break
             soonest = min((planned[c] for c in idle), default=end_at)
             limit = min(soonest, end_at) if now < end_at else drain_until
-            if waiter.wait(min(max(0.0, limit - now), STOP_CHECK_S)):
-                receive()
+            ready = waiter.wait(min(max(0.0, limit - now), STOP_CHECK_S))
+            if ready:
+                receive(ready)
                 for number in [n for n in owner if n not in pending]:
                     idle.append(owner.pop(number))
     elapsed = max(1e-9, min(monotonic(), end_at) - start_at)
     recorder.lost = len(pending)
-    sock.close(0)
+    for sock in socks:
+        sock.close(0)
     context.term()
     return {
         "recorder": recorder.to_wire(),
@@ -240,14 +257,16 @@ class LoadRun:
     def __init__(
         self,
         spec: LoadSpec,
-        frontend: str,
+        frontend: str | Sequence[str],
         seed: int,
         lead_s: float = 0.1,
         ready_timeout_s: float = 30.0,
         grpc: dict[str, Any] | None = None,
         curve: str | None = None,
+        split: str = "even",
     ) -> None:
-        """``frontend`` is the balancer's; with ``grpc`` (addresses, strategy,
+        """``frontend`` is the balancer's, or several balancers' that share the fleet
+        (each request to one of them, chosen under ``split``); with ``grpc`` (addresses, strategy,
         modes, deadline_s) the generators call the targets through a gRPC
         channel balanced by grpcio instead (``lbbench.rpc.loadgen``)."""
         self.spec = spec
@@ -265,6 +284,7 @@ class LoadRun:
                 "frontend": frontend,
                 "seed": streams.arrivals(seed, index),
                 "work_seed": streams.work(seed, index),
+                "split": [split, streams.balancer_split(seed, index)],
             }
             if curve:
                 job["curve"] = curve
@@ -414,6 +434,7 @@ def main() -> int:
             lambda: stopped[0],
             job.get("curve"),
             job.get("work_seed"),
+            tuple(job["split"]) if "split" in job else None,
         )
     sys.stdout.write(json.dumps(report))
     return 0

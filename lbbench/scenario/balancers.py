@@ -11,10 +11,19 @@ own), or ``"zipf"`` / ``"zipf:S"`` (balancer i gets a share proportional to
 
 from __future__ import annotations
 
+import bisect
+import itertools
+import random
+from collections.abc import Callable
+from typing import TypeVar
+
 from lbbench.checks import check_number
+from lbbench.core import streams
 from lbbench.errors import ConfigError
 
 SPLITS = ("even", "zipf")
+
+T = TypeVar("T")
 
 
 def check_balancers(count: object, where: str = "balancers") -> int:
@@ -41,3 +50,26 @@ def split_weights(count: int, split: str, where: str = "balancers_split") -> lis
         total = sum(raw)
         return [w / total for w in raw]
     raise ConfigError(where, f"unknown split {split!r} (splits: even, zipf, zipf:<exponent>)")
+
+
+def split_chooser(count: int, split: str, draw: Callable[[], float]) -> Callable[[], int]:
+    """Which balancer the next request goes to: one ``draw()`` per request (a uniform
+    number in [0, 1)) mapped onto the balancers' shares under ``split``. The simulator
+    and the live generator choose through this, from the same stream."""
+    if split == "even":
+        return lambda: int(draw() * count)
+    edges = list(itertools.accumulate(split_weights(count, split)))[:-1]
+    return lambda: bisect.bisect_right(edges, draw())
+
+
+def listing(fleet: list[T], seed: int, index: int) -> list[T]:
+    """The fleet (its backends, or their ids) as balancer ``index`` of several lists
+    it: the fleet's order for the first, a shuffle of its own (a stream of its own) for
+    every other, as clients handed the same addresses in different orders have. An
+    order-bound rule (least connections' ties go to the first of the tied) would
+    otherwise have every balancer pile onto the same few. The simulated routers and
+    the live balancers list the fleet through this."""
+    listed = list(fleet)
+    if index > 0:
+        random.Random(streams.balancer_order(seed, index)).shuffle(listed)
+    return listed

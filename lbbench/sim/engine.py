@@ -24,7 +24,6 @@ request's by a golden-ratio step.
 
 from __future__ import annotations
 
-import bisect
 import heapq
 import itertools
 import math
@@ -42,10 +41,9 @@ from lbbench.core.records import RIF_CAP
 from lbbench.core.router import Router
 from lbbench.errors import ConfigError
 from lbbench.gc_pacing import fewer_collections
-from lbbench.results.balancers import balancer_figures
 from lbbench.results.recorder import BucketTally, Recorder, clamp_us, copy_histogram
-from lbbench.results.trial import RouterView, trial_result
-from lbbench.scenario.balancers import split_weights
+from lbbench.results.trial import RouterView, shared_fleet, trial_result
+from lbbench.scenario.balancers import listing, split_chooser
 from lbbench.scenario.load import key_sampler
 from lbbench.scenario.scenario import Scenario, is_grpc
 from lbbench.sim.events import (
@@ -63,7 +61,7 @@ from lbbench.sim.events import (
 from lbbench.sim.options import SimOptions
 from lbbench.sim.report import SimReport
 from lbbench.sim.targets import SimTarget
-from lbbench.vocabulary import Health, attempt_quantile
+from lbbench.vocabulary import attempt_quantile
 
 
 def _compact(stream: deque[tuple[float, Any, Router]]) -> None:
@@ -79,15 +77,6 @@ def _compact(stream: deque[tuple[float, Any, Router]]) -> None:
     live = [entry for entry in stream if not entry[1].ref.done]
     stream.clear()
     stream.extend(live)
-
-
-def _listing(scenario: Scenario, seed: int, index: int) -> list:
-    """The backends as balancer ``index`` lists them: the fleet's order for the first,
-    a shuffle of its own (a stream of its own) for every other."""
-    backends = [spec.backend() for spec in scenario.profile.targets]
-    if index > 0:
-        random.Random(streams.balancer_order(seed, index)).shuffle(backends)
-    return backends
 
 
 class Simulation:
@@ -116,27 +105,24 @@ class Simulation:
         # Several balancers share the fleet (client-side balancing): each its own router,
         # its own random stream, and attempt ids of its own residue modulo N, so that a
         # reply finds its router by its attempt id alone. Each further balancer lists
-        # the backends in an order of its own, as clients given the same addresses in
-        # different orders do: an order-bound rule (least connections' ties go to the
-        # first of the tied) would otherwise have every balancer pile onto the same
-        # few. One balancer is the router the simulator always had, drawing what it
-        # always drew, in the fleet's order.
+        # the backends in an order of its own (``listing``). One balancer is the router
+        # the simulator always had, drawing what it always drew, in the fleet's order.
         count = scenario.balancers
         self.routers = [
             Router(
                 config,
-                _listing(scenario, seed, index),
+                listing([spec.backend() for spec in scenario.profile.targets], seed, index),
                 rng=random.Random(streams.balancer_router(seed, index)),
                 attempt_ids=itertools.count(index, count),
             )
             for index in range(count)
         ]
         self.router = self.routers[0]
-        # Which balancer each request goes to: a stream of its own (none with one).
-        self._split = random.Random(streams.balancer_split(seed)).random
-        weights = split_weights(count, scenario.balancers_split)
-        self._split_edges = list(itertools.accumulate(weights))[:-1]
-        self._even_split = scenario.balancers_split == "even"
+        # Which balancer each request goes to: a stream of its own (none with one), the
+        # live generator's first process's.
+        self._choose_balancer = split_chooser(
+            count, scenario.balancers_split, random.Random(streams.balancer_split(seed)).random
+        )
         self._reports = config.view == "reports"
         #: with several balancers, the requests in flight each attempt joined at its
         #: backend counted over all of them (one balancer's count is its own)
@@ -316,14 +302,8 @@ class Simulation:
         self._requests[rid] = [at - self.options.hop_s, self._work(), 0]
         self.recorder.sent += 1
         key = self._key() if self._key is not None else None
-        router = self.router
         routers = self.routers
-        if len(routers) > 1:
-            draw = self._split()
-            if self._even_split:
-                router = routers[int(draw * len(routers))]
-            else:
-                router = routers[bisect.bisect_right(self._split_edges, draw)]
+        router = routers[self._choose_balancer()] if len(routers) > 1 else self.router
         self._apply(router.on_request(at, rid, key), at, router)
 
     def _deliver(self, at: float, target: SimTarget, attempt: int, work: float | None) -> None:
@@ -509,20 +489,17 @@ class Simulation:
             view = RouterView.from_snapshot(self.router.snapshot())
             events = [e._asdict() for e in self.router.events]
         else:  # the fleet's figures over every balancer; each one's own beside them
-            snapshots = [router.snapshot() for router in routers]
-            view = RouterView.merged([RouterView.from_snapshot(s) for s in snapshots])
+            view, events, part = shared_fleet(
+                self.scenario,
+                [router.snapshot() for router in routers],
+                [[e._asdict() for e in router.events] for router in routers],
+            )
+            # the requests in flight each attempt joined, counted over every balancer
             view.rif_counts = {str(n): c for n, c in enumerate(self._fleet_rif or []) if c}
-            events = sorted(
-                ({**e._asdict(), "balancer": index} for index, r in enumerate(routers)
-                 for e in r.events if e.kind != Health.JOIN),
-                key=lambda e: e["at"],
-            )  # fmt: skip
         result = trial_result(
             self.scenario, self.seed, 0.0, self.report, view, events, self.samples,
             self.report.problems,
         )  # fmt: skip
         if len(routers) > 1:
-            result["balancers"] = balancer_figures(
-                self.scenario, snapshots, [list(r.events) for r in routers]
-            )
+            result["balancers"] = part
         return result

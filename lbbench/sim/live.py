@@ -66,18 +66,25 @@ def scenario_from_entry(entry: dict[str, Any], where: str) -> Scenario:
         raise ConfigError(where, f"cannot rebuild the scenario: {error}") from None
 
 
-def measured_hop(entry: dict[str, Any]) -> float | None:
-    """The hop delay (seconds) from a scenario's rig calibration, if it has a valid one.
+def measured_hop(entry: dict[str, Any]) -> tuple[float, str] | None:
+    """The hop delay (seconds) of a live scenario's rig, and where it comes from; None if
+    it has no valid measure of it.
 
-    The calibration sent the scenario's load through the live rig to targets
-    that do no work: its mean latency is what the four hops (client to
-    balancer to target and back) cost at that rate, so each is a quarter.
+    Its trials' own (``rig_overhead``, measured in the trial: the clients' mean
+    latency less the time the targets held the requests) when every trial has
+    one, their mean; else its rig calibration, which sent the scenario's load
+    through a rig of its own to targets that do no work. Either is what the
+    four hops (client to balancer to target and back) cost at that rate, so
+    each is a quarter.
     """
+    own = [(t.get("rig_overhead") or {}).get("mean_ms") for t in entry.get("trials", [])]
+    if own and all(isinstance(m, int | float) and m > 0 for m in own):
+        return sum(own) / len(own) / 4 / 1e3, "trials"
     rig = entry.get("rig_latency") or {}
     latency = rig.get("latency_ms")
     if not rig.get("valid") or not latency or latency.get("mean", 0) <= 0:
         return None
-    return latency["mean"] / 4 / 1e3
+    return latency["mean"] / 4 / 1e3, "calibration"
 
 
 def live_entries(data: dict[str, Any], where: str) -> list[dict[str, Any]]:
@@ -97,7 +104,8 @@ def replay(
     """
     simulated = []
     for entry in live:
-        hop = measured_hop(entry) if calibrated else None
+        measured = measured_hop(entry) if calibrated else None
+        hop = None if measured is None else measured[0]
         rig = SimRig(options if hop is None else dataclasses.replace(options, hop_s=hop))
         scenario = scenario_from_entry(entry, f"{where}: {entry.get('key')}")
         simulated.append(run_scenario(scenario, rig))

@@ -80,11 +80,19 @@ def test_a_bad_profile_is_one_line_naming_the_file_and_key(tmp_path, text, words
             ["sim", "--strategy", "round_robin", "--set", "view=reports"],
             ["view", "round_robin cannot use view 'reports'"],
         ),
-        (["run", "--strategy", "p2c", "--balancers", "3"], ["balancers", "the live rig runs one"]),
+        (
+            ["run", "--strategy", "grpc:round_robin", "--balancers", "3"],
+            ["balancers", "3 balancers of grpc: many balancers are lbbench's"],
+        ),
+        (
+            ["run", "--strategy", "p2c", "--balancer", "envoy", "--balancers", "3"],
+            ["balancers", "3 balancers of envoy: many balancers are lbbench's"],
+        ),
         (
             ["locust", "--strategy", "p2c", "--set", "balancers=3"],
-            ["balancers", "the live rig runs one"],
+            ["balancers", "not with lbbench locust"],
         ),
+        (["balancer", "--index", "-1"], ["--index", "must be >= 0"]),
         (
             ["run", "--strategy", "p2c", "--set", "view=reports"],
             ["view", "the live targets do not report their load yet"],

@@ -2,9 +2,10 @@
 
 Before the trials, the same fleet, strategy and load run against targets
 whose work is known and fixed, with no queue; each latency less that work
-is the harness's share of every latency. The
-simulator's replay (``lbbench sim --validate --against``) takes its hop
-delays from it.
+is the harness's share of every latency. Each trial also measures it
+itself (the clients' latency less the time the targets held the requests).
+The simulator's replay (``lbbench sim --validate --against``) takes its
+hop delays from the trials' own, or else from the calibration.
 """
 
 from __future__ import annotations
@@ -72,7 +73,15 @@ def test_a_live_scenario_reports_its_rigs_latency_and_a_simulated_one_none():
     assert 0 < latency["p50"] <= latency["p99"]
     # the harness is a part of the scenario's latency, not all of it (2 ms service)
     assert latency["p50"] < live["summary"]["latency_ms"]["corrected"]["p50"]
-    assert measured_hop(live) == latency["mean"] / 4 / 1e3
+    # the trial measured the rig's own latency too: its clients' mean less the time the
+    # targets held the requests; the replay prefers it (same processes as the trial)
+    (trial,) = live["trials"]
+    own = trial["rig_overhead"]
+    assert own["requests"] == trial["requests"]["sent"], own
+    assert 0 < own["mean_ms"] < trial["latency_ms"]["corrected"]["mean"], own
+    assert measured_hop(live) == (own["mean_ms"] / 4 / 1e3, "trials")
+    untold = {**live, "trials": [{**trial, "rig_overhead": {"mean_ms": None, "why": "x"}}]}
+    assert measured_hop(untold) == (latency["mean"] / 4 / 1e3, "calibration")
     simulated = run_scenario(_scenario(), SimRig())
     assert simulated["rig_latency"] is None
     assert measured_hop(simulated) is None
