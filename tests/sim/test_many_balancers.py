@@ -285,3 +285,26 @@ def test_the_client_side_suite_gives_its_answer():
     stale = simulate(cells["least_connections on reports every 1 s with fail_fast"], seed=1)
     assert stale["error_rate"] > 0.1
     assert cells["least_connections on its own calls with fail_fast"].balancers == 20
+
+
+def test_the_many_balancers_winner_map_moves_from_least_connections_to_probing():
+    """``suites/winner-map-clients.toml`` in one cell (a backend slowed 10x, load 0.9,
+    failing fast; 4 s, one seed): one balancer's exact counts win; 100 balancers each
+    counting its own calls send the slow servers a hundredth of the load each and
+    time calls out, while probes (the servers' own queues) still hold."""
+    suite = load_suite("winner-map-clients")
+    cells = {s.name: replace(s, load=replace(s.load, duration_s=4.0)) for s in suite.scenarios}
+
+    def run(strategy: str, balancers: int) -> dict:
+        name = f"{strategy} fail_fast | slow, {balancers} balancers, load 0.9"
+        return simulate(cells[name], seed=1)
+
+    one_lc, one_probing = run("least_connections", 1), run("probing", 1)
+    many_lc, many_probing = run("least_connections", 100), run("probing", 100)
+
+    def p99(result: dict) -> float:
+        return result["latency_ms"]["corrected"]["p99"]
+
+    assert p99(one_lc) < p99(one_probing)
+    assert p99(many_probing) < p99(many_lc)
+    assert many_lc["error_rate"] > 0.01 > many_probing["error_rate"]
