@@ -7,7 +7,8 @@ is three frames: status, backend id, payload.
 
 Balancer backend (ROUTER) <-> targets (DEALER, routing id = target id).
 Target to balancer: READY <json metadata> | HB | REP<attempt><ok|error>
-<payload> | PROBED <attempt> <in_flight> <latency_us> | BYE.
+<payload> | PROBED <attempt> <in_flight> <latency_us> | LOAD <in_flight>
+(its load report, every period, when asked to post them) | BYE.
 Balancer to target: REQ<attempt> <key> <payload> | CANCEL <attempt> | HB |
 PROBE <attempt> | FAULT <json command> | WHO (please announce yourself).
 Attempt ids are 8-byte big-endian unsigned integers. On the hot path
@@ -31,6 +32,7 @@ READY = b"READY"
 HB = b"HB"
 REP = b"REP"
 PROBED = b"PROBED"
+LOAD = b"LOAD"
 BYE = b"BYE"
 REQ = b"REQ"
 CANCEL = b"CANCEL"
@@ -130,6 +132,17 @@ def unpack_probe_reply(in_flight: bytes, latency_us: bytes) -> tuple[int, float]
     if len(in_flight) != 4 or len(latency_us) != 4:
         raise ProtocolError("probe reply frames must be 4 bytes each")
     return _U32.unpack(in_flight)[0], _U32.unpack(latency_us)[0] / 1e6
+
+
+def pack_load(in_flight: int) -> bytes:
+    """A load report's frame: the requests a target holds, from every balancer (u32)."""
+    return _U32.pack(min(max(in_flight, 0), 0xFFFFFFFF))
+
+
+def unpack_load(frame: bytes) -> int:
+    if len(frame) != 4:
+        raise ProtocolError("a load report's frame must be 4 bytes")
+    return int(_U32.unpack(frame)[0])
 
 
 # A request payload may carry its amount of work: the 4 bytes WORK_MARK,

@@ -25,6 +25,7 @@ import contextlib
 import heapq
 import itertools
 import json
+import math
 import os
 import signal
 import sys
@@ -61,9 +62,15 @@ class Target:
         context: zmq.Context | None = None,
         keys: PeerKeys | None = None,
         insecure: bool = False,
+        report_every_s: float | None = None,
+        report_delay_s: float = 0.0,
     ) -> None:
         """``keys``: CurveZMQ keys to join a balancer that has them. The direct socket
-        has none: binding it beyond loopback is refused unless ``insecure``."""
+        has none: binding it beyond loopback is refused unless ``insecure``.
+        ``report_every_s``: post its load (the requests it holds, from every balancer)
+        to every balancer at each multiple of this period on the machine's clock, so
+        that all targets post together (Mitzenmacher's bulletin board, as simulated);
+        each post reaches them ``report_delay_s`` later. Not while partitioned."""
         if bind is not None:
             check_exposure(bind, "--bind", secured=False, insecure=insecure)
         self.spec = spec
@@ -109,6 +116,9 @@ class Target:
         self.recoveries: list[float] = []  # when faults in force end (monotonic seconds)
         self._stop = False
         self._balancer_seen = [0.0] * len(self.dealers)  # each balancer's last heartbeat
+        self.report_every_s = report_every_s
+        self.report_delay_s = report_delay_s
+        self._posts: deque[tuple[float, int]] = deque()  # (when it goes out, the load)
 
     def _socket(self, kind: int) -> zmq.Socket:
         sock = self.context.socket(kind)
@@ -237,12 +247,15 @@ class Target:
         seen[:] = [start] * len(seen)
         balancer_of = {dealer: index for index, dealer in enumerate(self.dealers)}
         next_heartbeat = start + self.heartbeat_s
+        every = self.report_every_s
+        next_report = math.inf if every is None else (math.floor(start / every) + 1) * every
+        posts = self._posts
         schedule = deque(self._schedule)
         recoveries = self.recoveries
         timers = self._timers
         while not self._stop and (until is None or time.monotonic() < until):
             now = time.monotonic()
-            due = next_heartbeat
+            due = min(next_heartbeat, next_report, posts[0][0] if posts else math.inf)
             if timers and timers[0][0] < due:
                 due = timers[0][0]
             # To the microsecond (precise_wait): a job's reply leaves when its
@@ -262,6 +275,13 @@ class Target:
             while timers and timers[0][0] <= now:
                 done_at, _, job = heapq.heappop(timers)
                 self._finish(job, done_at)  # chain the queue on scheduled ends (ServiceQueue)
+            if now >= next_report:
+                assert every is not None
+                if self.model.heartbeats(now):  # a partitioned one posts nothing
+                    posts.append((next_report + self.report_delay_s, self.model.queue.in_flight))
+                next_report = (math.floor(now / every) + 1) * every
+            while posts and posts[0][0] <= now:
+                self._to_balancer([p.LOAD, p.pack_load(posts.popleft()[1])])
             if now >= next_heartbeat:
                 if self.model.heartbeats(now):
                     self._to_balancer([p.HB])
@@ -295,13 +315,23 @@ def serve(
     keys: PeerKeys | None = None,
     insecure: bool = False,
     tally: str | None = None,
+    report_every_s: float | None = None,
+    report_delay_s: float = 0.0,
 ) -> int:
     """Run one target in this process until SIGTERM or SIGINT; ``tally``: a file to which
     it then appends what it answered (``Target.tally``, a JSON line). A crash writes
     nothing: the rig sees a tally short of the requests answered."""
     precise_timers()
     target = Target(
-        spec, backend, bind=bind, seed=seed, schedule=schedule, keys=keys, insecure=insecure
+        spec,
+        backend,
+        bind=bind,
+        seed=seed,
+        schedule=schedule,
+        keys=keys,
+        insecure=insecure,
+        report_every_s=report_every_s,
+        report_delay_s=report_delay_s,
     )
     signal.signal(signal.SIGTERM, target.stop)
     signal.signal(signal.SIGINT, target.stop)

@@ -174,6 +174,8 @@ class Balancer:
         self._draining = False
         self._stop = False
         self.malformed = 0
+        self.load_reports = 0  # LOAD messages taken (view "reports")
+        self.malformed_reports = 0
         self.refused_ready = 0  # READYs refused: a bad id or metadata, or too many backends
         self.budgets = PeerBudgets()  # what each backend peer may send (balancer.budget)
         self.cutter = ConnectionCutter()  # closes quarantined peers' connections (balancer.cut)
@@ -236,6 +238,7 @@ class Balancer:
                 "answered": self.answered,
                 "malformed": self.malformed,
                 "refused_ready": self.refused_ready,
+                "load_reports": {"taken": self.load_reports, "malformed": self.malformed_reports},
                 "backend_budget": {
                     **self.budgets.stats(now),
                     "asked_who": self.asked_who,
@@ -471,6 +474,15 @@ class Balancer:
             except p.ProtocolError:
                 return
             self._execute(router.on_probe_reply(now, sender, in_flight, latency), now)
+        elif command == p.LOAD and len(frames) == 3 and joined:
+            try:
+                load = p.unpack_load(frames[2])
+            except p.ProtocolError:
+                self.malformed_reports += 1
+                return
+            self.load_reports += 1
+            # (ignored under view "local": a target posting it costs nothing then)
+            router.on_load_report(now, {sender: load})
         elif command == p.BYE:
             self.silence.forget(sender)
             budgets.left(sender)

@@ -7,6 +7,7 @@ import dataclasses
 import sys
 from typing import Any
 
+from lbbench.checks import check_number
 from lbbench.cli.common import add_routing, router_config
 from lbbench.errors import ConfigError
 from lbbench.protocol import DEFAULT_BACKEND, DEFAULT_CONTROL, DEFAULT_FRONTEND
@@ -126,6 +127,19 @@ def add_parsers(commands: Any) -> None:
         help="on exit, append what it answered for the balancers and the time those "
         "requests spent in it (a JSON line: the rig's own latency is the rest)",
     )
+    tgt.add_argument(
+        "--report-every",
+        type=float,
+        metavar="SECONDS",
+        help='post its load to every balancer each period (for view = "reports"; at least 0.01)',
+    )
+    tgt.add_argument(
+        "--report-delay",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="each load report reaches the balancers this much later (default 0)",
+    )
     tgt.add_argument("--announce", action="store_true", help=argparse.SUPPRESS)
     tgt.set_defaults(func=target)
 
@@ -184,6 +198,11 @@ def target(args: argparse.Namespace) -> int:
         schedule = ()
     if args.capacity is not None:
         spec = dataclasses.replace(spec, capacity=args.capacity)
+    if args.report_every is not None:
+        from lbbench.balancer.control import MIN_LIVE_REPORT_PERIOD_S
+
+        check_number("--report-every", args.report_every, low=MIN_LIVE_REPORT_PERIOD_S)
+    check_number("--report-delay", args.report_delay, low=0.0)
     if args.h2 and not args.grpc:
         raise ConfigError("--h2", "goes with --grpc")
     if args.grpc:
@@ -224,6 +243,8 @@ def target(args: argparse.Namespace) -> int:
         keys=peer_keys(args),
         insecure=args.insecure,
         tally=args.tally,
+        report_every_s=args.report_every,
+        report_delay_s=args.report_delay,
     )
 
 

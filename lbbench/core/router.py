@@ -440,6 +440,8 @@ class Router:
                 "tier": b.tier,
                 "health": self.health_of(b),
                 "in_flight": b.in_flight,
+                # what load-aware strategies read of it: in_flight, or its last report
+                "load": b.load,
                 "sent": b.sent,
                 "ok": b.ok,
                 "errors": b.errors,

@@ -22,6 +22,7 @@ from typing import Any
 
 import zmq
 
+from lbbench.balancer.control import check_live
 from lbbench.balancer.limits import DEFAULT_MAX_HELD_BYTES, DEFAULT_MAX_MESSAGE_SIZE
 from lbbench.core.faults import Fault
 from lbbench.errors import ConfigError
@@ -145,6 +146,10 @@ class LiveProcesses:
         args = ["target", "--id", target_id, "--backend", backends]
         args += ["--seed", str(self.seed), "--targets", self.profile_path]
         args += ["--tally", str(self._tally_file(target_id))]
+        view = self.scenario.router_config()
+        if view.view == "reports":  # the targets post their load, as simulated
+            args += ["--report-every", repr(view.view_period_s)]
+            args += ["--report-delay", repr(view.view_delay_s)]
         if self.curve:
             folder = Path(self.curve)
             args += ["--curve-secret", str(folder / "target.key_secret")]
@@ -301,12 +306,8 @@ def check_live_limits(scenario: Scenario, runs_one: str | None = None) -> None:
             f"{scenario.balancers} balancers: not with {runs_one} (lbbench run and "
             "lbbench sim run many)",
         )
-    if not is_grpc(scenario.strategy) and scenario.router_config().view == "reports":
-        raise ConfigError(
-            "view",
-            "reports: the live targets do not report their load yet; the simulator "
-            "does (lbbench sim)",
-        )
+    if not is_grpc(scenario.strategy) and not scenario.proxy:
+        check_live(scenario.router_config())
 
 
 class LiveRig:

@@ -94,13 +94,23 @@ def test_a_bad_profile_is_one_line_naming_the_file_and_key(tmp_path, text, words
         ),
         (["balancer", "--index", "-1"], ["--index", "must be >= 0"]),
         (
-            ["run", "--strategy", "p2c", "--set", "view=reports"],
-            ["view", "the live targets do not report their load yet"],
+            ["run", "--strategy", "p2c", "--set", "view=reports", "--set", "view_period_s=0.001"],
+            ["view_period_s", "live targets post their load at most every 0.01 s"],
         ),
         (
-            ["balancer", "--strategy", "p2c", "--set", "view=reports"],
-            ["view", "the live targets do not report their load yet"],
+            [
+                "balancer",
+                "--strategy",
+                "p2c",
+                "--set",
+                "view=reports",
+                "--set",
+                "view_period_s=0.001",
+            ],
+            ["view_period_s", "live targets post their load at most every 0.01 s"],
         ),
+        (["target", "--report-every", "0.001"], ["--report-every", "must be >= 0.01"]),
+        (["target", "--report-delay", "-1"], ["--report-delay", "must be >= 0"]),
         (
             ["sim", "--balancer", "envoy", "--strategy", "p2c", "--balancers", "3"],
             ["balancers", "many balancers are lbbench's"],
