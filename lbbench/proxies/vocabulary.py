@@ -400,3 +400,17 @@ def _order(word: str, tables: list[dict[str, Word]]) -> tuple[int, int]:
 def simulated_options(proxy: str, strategy: str, options: Mapping[str, Any]) -> dict[str, Any]:
     """The strategy options lbbench's equivalent of ``proxy``'s ``strategy`` runs with."""
     return {**options, **OWN_OPTIONS[proxy].get(strategy, {})}
+
+
+def simulated_settings(proxy: str, settings: Mapping[str, Any]) -> dict[str, Any]:
+    """Failover settings lbbench's equivalent of ``proxy`` runs with beyond the mapped ones
+    (``settings``: the scenario's resolved ones): what the proxy does by itself.
+
+    Envoy's outlier detector decrements a host's ejection multiplier at every
+    ``interval`` sweep the host is not ejected (``DetectorImpl::checkHostForUneject``);
+    its interval is the mapped heartbeat interval.
+    """
+    interval = settings.get("failover.eject.heartbeat_interval_s")
+    if proxy == "envoy" and interval is not None:
+        return {"failover.eject.decay_interval_s": interval}
+    return {}

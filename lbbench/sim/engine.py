@@ -90,8 +90,10 @@ class Simulation:
         self.options = options
         self.seed = seed
         config = scenario.router_config()
-        if scenario.proxy:  # what the proxy does by itself (Envoy's p2c draws with replacement)
-            from lbbench.proxies.vocabulary import simulated_options
+        if scenario.proxy:  # what the proxy does by itself (Envoy's p2c draws with
+            # replacement, its ejections' multiplier decays)
+            from lbbench.core.settings import apply_settings, resolved
+            from lbbench.proxies.vocabulary import simulated_options, simulated_settings
 
             config = replace(
                 config,
@@ -99,6 +101,7 @@ class Simulation:
                     scenario.proxy, config.strategy, config.strategy_options
                 ),
             )
+            config = apply_settings(config, simulated_settings(scenario.proxy, resolved(config)))
         capacity = sum(t.capacity for t in scenario.profile.targets)
         max_pending = options.max_pending or max(config.max_pending, 4 * capacity)
         config = replace(config, max_pending=max_pending)

@@ -103,6 +103,36 @@ def test_repeated_ejections_last_longer_up_to_the_cap():
     assert durations[:4] == [0.5, 1.0, 1.0, 1.0]
 
 
+@pytest.mark.parametrize(
+    ("decay_interval_s", "durations"),
+    [
+        # the count of ejections in a row only grows while the backend keeps failing
+        (0.0, [0.5, 1.0, 1.5, 2.0]),
+        # Envoy's rule: back in for one interval, the count drops by one again, so
+        # a backend ejected again within that interval of its return stays out longer,
+        # and one that came back for longer is out for the base time each time
+        (0.001, [0.5, 0.5, 0.5, 0.5]),
+        (10.0, [0.5, 1.0, 1.5, 2.0]),
+    ],
+)
+def test_how_long_repeated_ejections_last_with_and_without_decay(decay_interval_s, durations):
+    run = world(
+        fleet(FOUR, faults=[failing("t1")]),
+        modes=("eject",),
+        rate=400,
+        duration_s=8.0,
+        settings={
+            "failover.eject.consecutive_failures": 3,
+            "failover.eject.base_ejection_s": 0.5,
+            "failover.eject.max_ejection_s": 5.0,
+            "failover.eject.decay_interval_s": decay_interval_s,
+        },
+    )
+    out = [e for e in run.router.events if e.backend == "t1" and e.kind == "eject"]
+    back = [e for e in run.router.events if e.backend == "t1" and e.kind == "uneject"]
+    assert [round(b.at - o.at, 6) for o, b in zip(out, back, strict=False)][:4] == durations
+
+
 def test_eject_holds_a_silent_backend_out_until_its_heartbeats_return():
     silent, back = 1.0, 3.0
     run = world(

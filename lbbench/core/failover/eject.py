@@ -26,7 +26,12 @@ class EjectConfig:
     A backend is ejected after ``consecutive_failures`` failed attempts in a
     row or, when ``latency_factor`` > 0, when its latency EWMA exceeds that
     factor times the fleet median. Ejection lasts ``base_ejection_s`` x the
-    number of times it was ejected, at most ``max_ejection_s``; at most
+    number of times it was ejected, at most ``max_ejection_s``. That count
+    starts again once the backend has stayed in for longer than
+    ``max_ejection_s``; with ``decay_interval_s`` > 0 it drops instead by one
+    for every such interval the backend stays in (Envoy's outlier detector
+    does so at every ``interval`` sweep, so a backend ejected again soon after
+    its return is out for little more than the base time); at most
     ``max_ejected_fraction`` of backends (always at least one, never the last)
     are out at once. Heartbeats are checked every ``heartbeat_interval_s``:
     down after ``heartbeat_down_after`` silent intervals, up after
@@ -43,6 +48,7 @@ class EjectConfig:
     heartbeat_interval_s: float = 0.1
     heartbeat_down_after: int = 3
     heartbeat_up_after: int = 2
+    decay_interval_s: float = 0.0
 
     def __post_init__(self) -> None:
         p = self.PATH
@@ -56,6 +62,7 @@ class EjectConfig:
         check_number(f"{p}.heartbeat_interval_s", self.heartbeat_interval_s, low=0.0, low_open=True)
         check_number(f"{p}.heartbeat_down_after", self.heartbeat_down_after, low=1, integer=True)
         check_number(f"{p}.heartbeat_up_after", self.heartbeat_up_after, low=1, integer=True)
+        check_number(f"{p}.decay_interval_s", self.decay_interval_s, low=0.0)
 
 
 class _Health:
@@ -89,9 +96,16 @@ def ejection_seconds(config: EjectConfig, health: _Health, now: float) -> float:
     """How long the next ejection lasts (and count it).
 
     As Envoy does: base x the number of ejections in a row, capped. The count
-    starts again once the backend has stayed in for longer than the cap.
+    starts again once the backend has stayed in for longer than the cap, or
+    drops by one for every ``decay_interval_s`` it stayed in (Envoy's rule).
     """
-    if now - health.last_uneject_at > config.max_ejection_s:
+    stayed = now - health.last_uneject_at
+    decay = config.decay_interval_s
+    if math.isinf(stayed):
+        health.ejections = 0
+    elif decay > 0.0:
+        health.ejections = max(0, health.ejections - int(stayed / decay))
+    elif stayed > config.max_ejection_s:
         health.ejections = 0
     health.ejections += 1
     return min(config.max_ejection_s, config.base_ejection_s * health.ejections)
