@@ -408,9 +408,14 @@ def simulated_settings(proxy: str, settings: Mapping[str, Any]) -> dict[str, Any
 
     Envoy's outlier detector decrements a host's ejection multiplier at every
     ``interval`` sweep the host is not ejected (``DetectorImpl::checkHostForUneject``);
-    its interval is the mapped heartbeat interval.
+    its interval is the mapped heartbeat interval. HAProxy's ``observe layer7`` counts
+    what servers answer: a try it timed out itself (its own 504) is not one.
     """
     interval = settings.get("failover.eject.heartbeat_interval_s")
-    if proxy == "envoy" and interval is not None:
+    if interval is None:  # (no eject in force)
+        return {}
+    if proxy == "envoy":
         return {"failover.eject.decay_interval_s": interval}
+    if proxy == "haproxy":
+        return {"failover.eject.timeouts_fail": False}
     return {}

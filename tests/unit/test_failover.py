@@ -133,6 +133,27 @@ def test_how_long_repeated_ejections_last_with_and_without_decay(decay_interval_
     assert [round(b.at - o.at, 6) for o, b in zip(out, back, strict=False)][:4] == durations
 
 
+@pytest.mark.parametrize(("timeouts_fail", "ejected"), [(True, True), (False, False)])
+def test_a_hanging_backend_is_ejected_for_its_timeouts_only_if_they_count(timeouts_fail, ejected):
+    """A backend that takes calls and never answers (its heartbeats go on) fails only by
+    the balancer's own per-try timeouts: HAProxy's layer-7 observation does not count
+    those (``timeouts_fail = false``), and never takes it out."""
+    run = world(
+        fleet(FOUR, faults=[fault("t1", "hang", 0.5, None)]),
+        modes=("eject", "retry"),
+        rate=400,
+        duration_s=3.0,
+        settings={
+            "failover.eject.consecutive_failures": 3,
+            "failover.retry.per_try_timeout_s": 0.05,
+            "failover.eject.timeouts_fail": timeouts_fail,
+        },
+    )
+    ejections = [e for e in run.router.events if e.backend == "t1" and e.kind == "eject"]
+    assert bool(ejections) == ejected
+    assert run.outcome_counts() == Counter({"ok": len(run.replies)})  # retried elsewhere
+
+
 def test_eject_holds_a_silent_backend_out_until_its_heartbeats_return():
     silent, back = 1.0, 3.0
     run = world(

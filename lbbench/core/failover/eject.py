@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from lbbench.checks import check_number
 from lbbench.core.backends import BackendState
 from lbbench.core.failover.base import FailoverPolicy, register
-from lbbench.vocabulary import OK, Counter, Health
+from lbbench.vocabulary import OK, TIMEOUT, Counter, Health
 
 if TYPE_CHECKING:
     from lbbench.core.actions import Timer
@@ -31,7 +31,10 @@ class EjectConfig:
     ``max_ejection_s``; with ``decay_interval_s`` > 0 it drops instead by one
     for every such interval the backend stays in (Envoy's outlier detector
     does so at every ``interval`` sweep, so a backend ejected again soon after
-    its return is out for little more than the base time); at most
+    its return is out for little more than the base time). A try the
+    balancer timed out itself (per-try timeout, deadline) counts as a failure
+    unless ``timeouts_fail`` is false: HAProxy's ``observe layer7`` judges
+    only what a server answers, and its own 504 on a timeout is not that; at most
     ``max_ejected_fraction`` of backends (always at least one, never the last)
     are out at once. Heartbeats are checked every ``heartbeat_interval_s``:
     down after ``heartbeat_down_after`` silent intervals, up after
@@ -49,6 +52,7 @@ class EjectConfig:
     heartbeat_down_after: int = 3
     heartbeat_up_after: int = 2
     decay_interval_s: float = 0.0
+    timeouts_fail: bool = True
 
     def __post_init__(self) -> None:
         p = self.PATH
@@ -184,6 +188,8 @@ class Eject(FailoverPolicy):
         if outcome == OK:
             health.consecutive_failures = 0
             return
+        if outcome == TIMEOUT and not self.settings.timeouts_fail:
+            return  # not an answer of the backend's: neither a failure nor a success
         health.consecutive_failures += 1
         if health.consecutive_failures >= self.settings.consecutive_failures and backend.joined:
             self._eject(backend, now, f"{health.consecutive_failures} consecutive failures")
