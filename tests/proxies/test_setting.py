@@ -164,3 +164,22 @@ def test_a_bad_raw_config_or_template_is_one_line_before_anything_starts(tmp_pat
     done = lbbench("run", "--balancer", "haproxy", "--set", setting, "--out", str(tmp_path))
     assert_one_line_error(done, line)
     assert not list(tmp_path.glob("*.json"))
+
+
+@pytest.mark.parametrize(
+    ("proxy", "modes", "own"),
+    [
+        # what each proxy does by itself that the mapped settings do not say
+        ("envoy", ("eject", "retry"), {"failover.eject.decay_interval_s": 0.1}),
+        ("haproxy", ("eject", "retry"), {"failover.eject.timeouts_fail": False}),
+        ("nginx", ("eject", "retry"), {}),
+        ("envoy", ("retry",), {}),  # no ejection, nothing of its own
+    ],
+)
+def test_a_proxys_scenario_is_simulated_with_what_the_proxy_does_by_itself(proxy, modes, own):
+    from lbbench.core.config import RouterConfig
+    from lbbench.core.settings import apply_settings, resolved
+    from lbbench.proxies.vocabulary import simulated_settings
+
+    config = apply_settings(RouterConfig(), {"failover.modes": modes})
+    assert simulated_settings(proxy, resolved(config)) == own
