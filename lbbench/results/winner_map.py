@@ -136,7 +136,7 @@ def build_map(result: Mapping[str, Any], spec: MapSpec) -> WinnerMap:
                 statistics.median(samples),
                 samples,
                 bool(scenario["valid"]),
-                scenario["summary"]["error_rate"],
+                _error_rate(scenario["summary"]),
             )
         )
     cells = {}
@@ -325,3 +325,14 @@ def render_map(result: Mapping[str, Any], built: WinnerMap) -> str:
         f"<th>{e(spec.metric)}{e(unit)}</th><th>errors</th><th>trials</th>"
         f"<th>p winner vs runner-up</th><th>valid</th></tr>{''.join(detail)}</table></body></html>"
     )
+
+
+def _error_rate(summary: dict[str, Any]) -> float:
+    """A scenario's error rate: the one its summary states (an optional field of the
+    file's schema), else from its requests (answered and not ok, over answered)."""
+    stated = summary.get("error_rate")
+    if stated is not None:
+        return float(stated)
+    requests = summary["requests"]
+    answered = requests["sent"] - requests.get("lost", 0)
+    return (answered - requests.get("ok", 0)) / answered if answered > 0 else 0.0
