@@ -31,6 +31,15 @@ STRATEGIES = ("round_robin", "p2c", "peak_ewma")
 ATTEMPTS = 3  # the shared machine can make a live run invalid; measure again
 
 
+def valid_live_runs(scenarios: list[Scenario]) -> list[dict]:
+    """The scenarios run live, all valid, measured again up to ATTEMPTS times (or skip)."""
+    for _ in range(ATTEMPTS):
+        live = [run_scenario(s, LiveRig()) for s in scenarios]
+        if all(entry["valid"] for entry in live):
+            return live
+    pytest.skip("the machine was too busy for a valid live measurement three times in a row")
+
+
 @pytest.mark.slow
 def test_live_and_simulated_agree_on_throughput_and_p99_order(tmp_path):
     fleet = load_profile("heterogeneous")
@@ -43,12 +52,7 @@ def test_live_and_simulated_agree_on_throughput_and_p99_order(tmp_path):
         )
         for strategy in STRATEGIES
     ]
-    for _ in range(ATTEMPTS):
-        live = [run_scenario(s, LiveRig()) for s in scenarios]
-        if all(entry["valid"] for entry in live):
-            break
-    else:
-        pytest.skip("the machine was too busy for a valid live measurement three times in a row")
+    live = valid_live_runs(scenarios)
     path = save_result(new_result_set("live", {}, live), tmp_path)
     live_entries, simulated = simulate_entries(str(path), SimOptions(), calibrated=True)
     checks = {check.name: check for check in agreement(live_entries, simulated)}
@@ -77,12 +81,7 @@ def test_four_live_balancers_agree_with_four_simulated_ones(tmp_path):
         )
         for strategy in SHARED
     ]
-    for _ in range(ATTEMPTS):
-        live = [run_scenario(s, LiveRig()) for s in scenarios]
-        if all(entry["valid"] for entry in live):
-            break
-    else:
-        pytest.skip("the machine was too busy for a valid live measurement three times in a row")
+    live = valid_live_runs(scenarios)
     for entry in live:
         (trial,) = entry["trials"]
         part = trial["balancers"]
